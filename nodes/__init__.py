@@ -1,0 +1,18 @@
+"""FluxKit's ComfyUI nodes (V3 schema). Each area module exposes `NODES`, a list of `io.ComfyNode` classes."""
+
+from __future__ import annotations
+
+from comfy_api.latest import ComfyExtension, io
+
+from . import controlnet, inpaint, lora, qwen2vl, sampling
+
+AREA_MODULES = (controlnet, lora, sampling, inpaint, qwen2vl)
+
+
+class FluxKitExtension(ComfyExtension):
+    async def get_node_list(self) -> list[type[io.ComfyNode]]:
+        return [node for module in AREA_MODULES for node in module.NODES]
+
+
+async def comfy_entrypoint() -> FluxKitExtension:
+    return FluxKitExtension()

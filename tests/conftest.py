@@ -1,0 +1,50 @@
+"""Shared fixtures: the repo on sys.path, a real ComfyUI when one is found, generated thin models."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+TESTS_DIR = Path(__file__).resolve().parent
+if str(TESTS_DIR) not in sys.path:
+    sys.path.insert(0, str(TESTS_DIR))
+
+import comfy_harness  # noqa: E402
+
+_COMFY_STATE: dict = {"ran": 0, "skipped": 0}
+
+
+@pytest.fixture(scope="session")
+def comfy():
+    """A real ComfyUI booted in-process on the CPU with FluxKit loaded; skips the test when none is found."""
+    path = comfy_harness.find_comfyui()
+    if path is None:
+        pytest.skip("no ComfyUI checkout: set COMFYUI_PATH or put one at ~/ComfyUI (see README, 'Tests')")
+    return comfy_harness.boot(path)
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" and "comfy" in getattr(report, "fixturenames", ()):  # pragma: no cover - reporting
+        _COMFY_STATE["ran"] += 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    path = comfy_harness.find_comfyui()
+    stats = terminalreporter.stats
+    comfy_tests = [
+        r
+        for key in ("passed", "failed", "skipped", "error")
+        for r in stats.get(key, [])
+        if getattr(r, "when", "") in ("call", "setup") and "comfyui" in r.keywords
+    ]
+    ran = [r for r in comfy_tests if r.outcome in ("passed", "failed") and r.when == "call"]
+    skipped = [r for r in comfy_tests if r.outcome == "skipped"]
+    where = f"ComfyUI {comfy_harness.comfyui_version(path)} at {path}" if path else "no ComfyUI found"
+    terminalreporter.write_line(
+        f"FluxKit integration tests (real ComfyUI): {len(ran)} ran, {len(skipped)} skipped; {where}"
+    )
