@@ -36,14 +36,22 @@ def comfyui_version(path: Path) -> str:
 
 def boot(path: Path) -> types.SimpleNamespace:
     """Import ComfyUI from `path` with `--cpu`, load the built-in extra nodes and FluxKit; return handles."""
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
+    loaded = sys.modules.get("nodes")
+    if loaded is not None and not str(getattr(loaded, "__file__", "")).startswith(str(path)):
+        raise RuntimeError(
+            f"`nodes` is already imported from {loaded.__file__}; import FluxKit's node modules only through the "
+            "`comfy` fixture (the pack is loaded as a package, ComfyUI owns the top-level name `nodes`)"
+        )
+    if str(path) in sys.path:
+        sys.path.remove(str(path))
+    sys.path.insert(0, str(path))
     import comfy.cli_args
 
     # Same effect as `main.py --cpu`: decided once, before comfy.model_management is imported.
     comfy.cli_args.args.cpu = True
     comfy.cli_args.args.disable_all_custom_nodes = True
     import comfy.model_management  # noqa: F401
+
     import nodes
 
     asyncio.run(nodes.init_extra_nodes(init_custom_nodes=False, init_api_nodes=False))
