@@ -30,10 +30,14 @@ def read_safetensors_header(path: str) -> dict:
         with open(path, "rb") as f:
             raw_len = f.read(8)
             if len(raw_len) != 8:
-                raise CheckpointError(path, "file is empty or shorter than a safetensors header", "a .safetensors file")
+                raise CheckpointError(
+                    path, "file is empty or shorter than a safetensors header", "a .safetensors file"
+                )
             (header_len,) = struct.unpack("<Q", raw_len)
             if header_len <= 0 or 8 + header_len > size:
-                raise CheckpointError(path, "not a safetensors file, or truncated inside its header", "a .safetensors file")
+                raise CheckpointError(
+                    path, "not a safetensors file, or truncated inside its header", "a .safetensors file"
+                )
             header = json.loads(f.read(header_len))
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CheckpointError(path, f"cannot read safetensors header: {e}", "a .safetensors file") from e
@@ -70,7 +74,9 @@ def load_pickled_weights(path: str, device: str | torch.device = "cpu") -> dict[
     try:
         sd = torch.load(path, map_location=device, weights_only=True)
     except Exception as e:
-        raise CheckpointError(path, f"cannot load as a weights-only torch file: {e}", "a state dict of tensors") from e
+        raise CheckpointError(
+            path, f"cannot load as a weights-only torch file: {e}", "a state dict of tensors"
+        ) from e
     if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
         sd = sd["state_dict"]
     if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):

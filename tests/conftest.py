@@ -29,7 +29,9 @@ def comfy():
 
 
 def pytest_runtest_logreport(report):
-    if report.when == "call" and "comfy" in getattr(report, "fixturenames", ()):  # pragma: no cover - reporting
+    if report.when == "call" and "comfy" in getattr(
+        report, "fixturenames", ()
+    ):  # pragma: no cover - reporting
         _COMFY_STATE["ran"] += 1
 
 
@@ -48,3 +50,27 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line(
         f"FluxKit integration tests (real ComfyUI): {len(ran)} ran, {len(skipped)} skipped; {where}"
     )
+
+
+@pytest.fixture(scope="session")
+def thin_models() -> dict[str, str]:
+    """Thin FLUX / FLUX VAE / inpainting ControlNet files (real width, one block), generated once and cached.
+
+    Cached under $FLUXKIT_THIN_DIR or ~/.cache/fluxkit/thin (never in the repo); keyed by the generator version.
+    """
+    import os
+
+    from flux_core import thin_models as tm
+
+    root = Path(os.environ.get("FLUXKIT_THIN_DIR", Path.home() / ".cache" / "fluxkit" / "thin" / "v1"))
+    files = {
+        "flux": (root / "flux1-dev-thin.safetensors", tm.write_thin_flux),
+        "vae": (root / "ae-thin.safetensors", tm.write_thin_vae),
+        "controlnet": (root / "alimama-inpaint-cn-thin.safetensors", tm.write_thin_inpaint_controlnet),
+    }
+    out = {}
+    for name, (path, write) in files.items():
+        if not path.is_file():
+            write(str(path))
+        out[name] = str(path)
+    return out

@@ -6,7 +6,16 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-FORBIDDEN = {"comfy", "comfy_api", "comfy_extras", "folder_paths", "server", "nodes", "node_helpers", "latent_preview"}
+FORBIDDEN = {
+    "comfy",
+    "comfy_api",
+    "comfy_extras",
+    "folder_paths",
+    "server",
+    "nodes",
+    "node_helpers",
+    "latent_preview",
+}
 
 
 def _imported_roots(path: Path) -> set[str]:
@@ -27,5 +36,9 @@ def test_flux_core_imports_no_comfyui_module():
 
 
 def test_no_python_file_is_huge():
-    sizes = {str(p.relative_to(REPO)): len(p.read_text().splitlines()) for p in REPO.rglob("*.py") if ".venv" not in p.parts}
+    sizes = {
+        str(p.relative_to(REPO)): len(p.read_text().splitlines())
+        for p in REPO.rglob("*.py")
+        if ".venv" not in p.parts
+    }
     assert {k: n for k, n in sizes.items() if n > 450} == {}
