@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from comfy_api.latest import ComfyExtension, io
 
-from . import controlnet, inpaint, lora, qwen2vl, sampling
+from . import conditioning, controlnet, inpaint, lora, qwen2vl, sampling
 
-AREA_MODULES = (controlnet, lora, sampling, inpaint, qwen2vl)
+AREA_MODULES = (controlnet, lora, sampling, inpaint, qwen2vl, conditioning)
 
 
 class FluxKitExtension(ComfyExtension):

@@ -1,0 +1,35 @@
+"""Model folders FluxKit adds to ComfyUI, registered once (idempotent) through folder_paths.
+
+Each entry: folder name → (sub-folder of ComfyUI's models directory, accepted file extensions). Users can point a
+folder elsewhere with ComfyUI's extra_model_paths.yaml under the same name.
+"""
+
+from __future__ import annotations
+
+import os
+
+import folder_paths
+
+FLUXKIT_FOLDERS: dict[str, tuple[str, set[str]]] = {
+    "fluxkit_conditioning": ("fluxkit_conditioning", {".safetensors"}),
+}
+
+
+def register_model_folders(folders: dict[str, tuple[str, set[str]]] = FLUXKIT_FOLDERS) -> None:
+    """Add each folder to folder_paths unless it is already known (re-imports and reloads are harmless)."""
+    for name, (subdir, extensions) in folders.items():
+        path = os.path.join(folder_paths.models_dir, subdir)
+        if name in folder_paths.folder_names_and_paths:
+            known, exts = folder_paths.folder_names_and_paths[name]
+            if path not in known:
+                known.append(path)
+            exts.update(extensions)
+        else:
+            folder_paths.folder_names_and_paths[name] = ([path], set(extensions))
+
+
+def first_folder(name: str) -> str:
+    """The first directory registered for `name`, created if missing (where FluxKit writes new files)."""
+    path = folder_paths.get_folder_paths(name)[0]
+    os.makedirs(path, exist_ok=True)
+    return path

@@ -1,0 +1,131 @@
+"""FluxKit's inpainting ControlNet nodes inside a real ComfyUI, against core's loader + apply node.
+
+Thin models (real width 3072, one FLUX double block) because ComfyUI infers only block counts. The ControlNet has
+two blocks so that, on a one-block FLUX, the interleave rule leaves its second residual unused: FluxKit skips that
+block and core computes it, and the sampled latents must still agree.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+pytestmark = pytest.mark.comfyui
+
+STEPS = 3
+
+
+@pytest.fixture(scope="module")
+def setup(comfy, thin_models):
+    import comfy.sd
+    import comfy.utils
+    import folder_paths
+
+    from flux_core import thin_models as tm
+
+    cn_dir = os.path.dirname(thin_models["controlnet"])
+    two_block = os.path.join(cn_dir, "alimama-inpaint-cn-thin-2block.safetensors")
+    if not os.path.isfile(two_block):
+        tm.write_thin_inpaint_controlnet(two_block, double_blocks=2, seed=1)
+    folder_paths.add_model_folder_path("controlnet", cn_dir)
+    model = comfy.sd.load_diffusion_model(thin_models["flux"])
+    vae = comfy.sd.VAE(sd=comfy.utils.load_torch_file(thin_models["vae"]))
+    return {"model": model, "vae": vae, "cn_name": os.path.basename(two_block)}
+
+
+def conditioning(seed: int, tokens: int = 8):
+    g = torch.Generator().manual_seed(seed)
+    emb = torch.randn(1, tokens, 4096, generator=g)
+    return [[emb, {"pooled_output": torch.randn(1, 768, generator=g), "guidance": 3.5}]]
+
+
+def sample(comfy, model, positive, negative, latent_hw, cfg=1.0, seed=7):
+    latent = {"samples": torch.zeros(1, 16, *latent_hw)}
+    return comfy.nodes.common_ksampler(model, seed, STEPS, cfg, "euler", "simple", positive, negative, latent)[0][
+        "samples"
+    ]
+
+
+def rel_err(a, b):
+    return ((a - b).abs().max() / a.abs().max()).item()
+
+
+def core_apply(comfy, pos, neg, cn, vae, image, mask, strength, start=0.0, end=1.0):
+    apply = comfy.nodes.NODE_CLASS_MAPPINGS["ControlNetInpaintingAliMamaApply"]()
+    return apply.apply_inpaint_controlnet(pos, neg, cn, vae, image, mask, strength, start, end)
+
+
+def fluxkit_apply(comfy, pos, neg, cn, vae, image, mask, strength, start=0.0, end=1.0):
+    node = comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintControlNetApply"]
+    return node.execute(pos, neg, cn, vae, image, mask, strength, start, end).result
+
+
+def test_nodes_registered_with_tooltips(comfy):
+    for node_id in ("FluxKitInpaintControlNetLoader", "FluxKitInpaintControlNetApply"):
+        assert node_id in comfy.fluxkit_ids
+        schema = comfy.nodes.NODE_CLASS_MAPPINGS[node_id].GET_SCHEMA()
+        assert schema.category.startswith("FluxKit/") and schema.description
+        assert all(i.tooltip for i in schema.inputs), [i.id for i in schema.inputs if not i.tooltip]
+
+
+def test_sampled_latent_matches_core_and_depends_on_control(comfy, setup):
+    pos, neg = conditioning(1), conditioning(2)
+    g = torch.Generator().manual_seed(3)
+    image = torch.rand(1, 128, 128, 3, generator=g)
+    mask = torch.zeros(1, 128, 128)
+    mask[:, 32:96, 40:100] = 1.0
+    core_cn = comfy.nodes.ControlNetLoader().load_controlnet(setup["cn_name"])[0]
+    fk_cn = comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintControlNetLoader"].execute(setup["cn_name"]).result[0]
+
+    core = sample(comfy, setup["model"], *core_apply(comfy, pos, neg, core_cn, setup["vae"], image, mask, 1.0), (16, 16))
+    fk_pos, fk_neg = fluxkit_apply(comfy, pos, neg, fk_cn, setup["vae"], image, mask, 1.0)
+    fluxkit = sample(comfy, setup["model"], fk_pos, fk_neg, (16, 16))
+    plain = sample(comfy, setup["model"], pos, neg, (16, 16))
+
+    assert torch.isfinite(fluxkit).all()
+    err, effect = rel_err(core, fluxkit), rel_err(core, plain)
+    print(f"FluxKit vs core: rel err {err:.2e}; control effect {effect:.2e}")
+    assert err <= 1e-4
+    assert effect > 1e-2  # the comparison is sensitive: the control visibly changes the result
+    assert fk_pos[0][1]["control"].encode_count == 1  # encoded once for all steps (and shared with negative)
+    assert fk_pos[0][1]["control"] is fk_neg[0][1]["control"]
+    assert "control" not in pos[0][1]  # inputs not mutated
+
+
+def test_chained_true_cfg_odd_size_matches_core(comfy, setup):
+    """Two inpainting controls chained, cfg 2 (both passes), image 120×136 (latent 15×17, padded to 16×18)."""
+    pos, neg = conditioning(4), conditioning(5)
+    g = torch.Generator().manual_seed(6)
+    image = torch.rand(1, 136, 120, 3, generator=g)
+    m1, m2 = torch.zeros(1, 136, 120), torch.zeros(1, 136, 120)
+    m1[:, 10:60, 10:70] = 1.0
+    m2[:, 70:130, 50:118] = 1.0
+    core_cn = comfy.nodes.ControlNetLoader().load_controlnet(setup["cn_name"])[0]
+    fk_cn = comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintControlNetLoader"].execute(setup["cn_name"]).result[0]
+    vae = setup["vae"]
+
+    c_pos, c_neg = core_apply(comfy, pos, neg, core_cn, vae, image, m1, 0.8)
+    c_pos, c_neg = core_apply(comfy, c_pos, c_neg, core_cn, vae, image, m2, 0.6, 0.0, 0.7)
+    f_pos, f_neg = fluxkit_apply(comfy, pos, neg, fk_cn, vae, image, m1, 0.8)
+    f_pos, f_neg = fluxkit_apply(comfy, f_pos, f_neg, fk_cn, vae, image, m2, 0.6, 0.0, 0.7)
+    core = sample(comfy, setup["model"], c_pos, c_neg, (17, 15), cfg=2.0)
+    fluxkit = sample(comfy, setup["model"], f_pos, f_neg, (17, 15), cfg=2.0)
+    err = rel_err(core, fluxkit)
+    print(f"chained, cfg 2, odd size: rel err {err:.2e}")
+    assert fluxkit.shape == (1, 16, 17, 15)
+    assert err <= 1e-4
+
+
+def test_wrong_control_net_type_is_a_clear_error(comfy, setup):
+    from flux_core.errors import FluxKitError
+
+    core_cn = comfy.nodes.ControlNetLoader().load_controlnet(setup["cn_name"])[0]
+    image, mask = torch.rand(1, 64, 64, 3), torch.zeros(1, 64, 64)
+    with pytest.raises(ValueError, match="FluxKit Inpaint ControlNet Loader"):
+        fluxkit_apply(comfy, conditioning(1), conditioning(2), core_cn, setup["vae"], image, mask, 1.0)
+    fk_cn = comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintControlNetLoader"].execute(setup["cn_name"]).result[0]
+    with pytest.raises(ValueError, match="mask is 32×32"):
+        fluxkit_apply(comfy, conditioning(1), conditioning(2), fk_cn, setup["vae"], image, torch.zeros(1, 32, 32), 1.0)
+    assert issubclass(FluxKitError, ValueError)
