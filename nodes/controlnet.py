@@ -13,6 +13,7 @@ import torch
 from comfy_api.latest import io
 
 from ..flux_core.control_input import broadcast_pair, normalize_mask
+from ..flux_core.controlnet_model import load_inpaint_controlnet
 from ..flux_core.errors import FluxKitError
 from ..flux_core.safetensors_io import read_safetensors_header
 from . import comfy_types as t
@@ -26,8 +27,6 @@ MASK_MODES = ["binary (alimama training)", "soft (ComfyUI core)"]
 
 def load_inpaint_control(path: str) -> FluxKitInpaintControl:
     """Build the ControlNet with ComfyUI's dtype policy and layer classes (fp8 / manual cast keep working)."""
-    from ..flux_core.controlnet_model import load_inpaint_controlnet  # noqa: PLC0415 - TEMP until the module lands
-
     header = read_safetensors_header(path) if path.lower().endswith(".safetensors") else {}
     stored = [v.get("dtype") for k, v in header.items() if k != "__metadata__"]
     weight_dtype = SAFETENSORS_DTYPES.get(max(set(stored), key=stored.count) if stored else "", None)

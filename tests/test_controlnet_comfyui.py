@@ -43,9 +43,9 @@ def conditioning(seed: int, tokens: int = 8):
 
 def sample(comfy, model, positive, negative, latent_hw, cfg=1.0, seed=7):
     latent = {"samples": torch.zeros(1, 16, *latent_hw)}
-    return comfy.nodes.common_ksampler(model, seed, STEPS, cfg, "euler", "simple", positive, negative, latent)[0][
-        "samples"
-    ]
+    return comfy.nodes.common_ksampler(
+        model, seed, STEPS, cfg, "euler", "simple", positive, negative, latent
+    )[0]["samples"]
 
 
 def rel_err(a, b):
@@ -77,9 +77,13 @@ def test_sampled_latent_matches_core_and_depends_on_control(comfy, setup):
     mask = torch.zeros(1, 128, 128)
     mask[:, 32:96, 40:100] = 1.0
     core_cn = comfy.nodes.ControlNetLoader().load_controlnet(setup["cn_name"])[0]
-    fk_cn = comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintControlNetLoader"].execute(setup["cn_name"]).result[0]
+    fk_cn = (
+        comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintControlNetLoader"].execute(setup["cn_name"]).result[0]
+    )
 
-    core = sample(comfy, setup["model"], *core_apply(comfy, pos, neg, core_cn, setup["vae"], image, mask, 1.0), (16, 16))
+    core = sample(
+        comfy, setup["model"], *core_apply(comfy, pos, neg, core_cn, setup["vae"], image, mask, 1.0), (16, 16)
+    )
     fk_pos, fk_neg = fluxkit_apply(comfy, pos, neg, fk_cn, setup["vae"], image, mask, 1.0)
     fluxkit = sample(comfy, setup["model"], fk_pos, fk_neg, (16, 16))
     plain = sample(comfy, setup["model"], pos, neg, (16, 16))
@@ -103,7 +107,9 @@ def test_chained_true_cfg_odd_size_matches_core(comfy, setup):
     m1[:, 10:60, 10:70] = 1.0
     m2[:, 70:130, 50:118] = 1.0
     core_cn = comfy.nodes.ControlNetLoader().load_controlnet(setup["cn_name"])[0]
-    fk_cn = comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintControlNetLoader"].execute(setup["cn_name"]).result[0]
+    fk_cn = (
+        comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintControlNetLoader"].execute(setup["cn_name"]).result[0]
+    )
     vae = setup["vae"]
 
     c_pos, c_neg = core_apply(comfy, pos, neg, core_cn, vae, image, m1, 0.8)
@@ -125,7 +131,11 @@ def test_wrong_control_net_type_is_a_clear_error(comfy, setup):
     image, mask = torch.rand(1, 64, 64, 3), torch.zeros(1, 64, 64)
     with pytest.raises(ValueError, match="FluxKit Inpaint ControlNet Loader"):
         fluxkit_apply(comfy, conditioning(1), conditioning(2), core_cn, setup["vae"], image, mask, 1.0)
-    fk_cn = comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintControlNetLoader"].execute(setup["cn_name"]).result[0]
+    fk_cn = (
+        comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintControlNetLoader"].execute(setup["cn_name"]).result[0]
+    )
     with pytest.raises(ValueError, match="mask is 32×32"):
-        fluxkit_apply(comfy, conditioning(1), conditioning(2), fk_cn, setup["vae"], image, torch.zeros(1, 32, 32), 1.0)
+        fluxkit_apply(
+            comfy, conditioning(1), conditioning(2), fk_cn, setup["vae"], image, torch.zeros(1, 32, 32), 1.0
+        )
     assert issubclass(FluxKitError, ValueError)
