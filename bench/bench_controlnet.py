@@ -1,0 +1,136 @@
+"""FluxKit inpainting ControlNet forward vs diffusers' FluxControlNetModel, same weights, same process.
+
+The diffusers model is built with in_channels=64 and its `controlnet_x_embedder` replaced by a 68-in Linear (what
+alimama's fork adds); both models get the same random weights. Reported: median seconds per forward after warm-up
+and the ratio FluxKit / diffusers, plus the max relative difference of the residuals FLUX actually uses (FluxKit
+computes only those: on FLUX's 19 double blocks the interleave rule never uses the 6th residual).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+
+import torch
+
+from flux_core.controlnet_model import AlimamaInpaintControlNet, InpaintControlNetConfig
+from flux_core.residual_schedule import residual_schedule, residuals_used
+
+
+@dataclass(frozen=True)
+class CNBenchCase:
+    name: str
+    heads: int  # width = heads * 128
+    blocks: int
+    image_px: int  # square image side; tokens = (px/16)²
+    txt_tokens: int = 128
+
+
+def build_pair(heads: int, blocks: int, seed: int = 0):
+    """(diffusers model, FluxKit model) with identical random weights, fp32, eval mode."""
+    from diffusers import FluxControlNetModel
+
+    ref = FluxControlNetModel(
+        in_channels=64,
+        num_layers=blocks,
+        num_single_layers=0,
+        attention_head_dim=128,
+        num_attention_heads=heads,
+        joint_attention_dim=4096,
+        pooled_projection_dim=768,
+        guidance_embeds=True,
+        axes_dims_rope=[16, 56, 56],
+    )
+    ref.controlnet_x_embedder = torch.nn.Linear(68, heads * 128)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in ref.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * (0.02 if p.ndim == 1 else p.shape[-1] ** -0.5))
+    ref.eval()
+    cfg = InpaintControlNetConfig(hidden_size=heads * 128, num_heads=heads, num_double_blocks=blocks)
+    ours = AlimamaInpaintControlNet(cfg)
+    ours.load_state_dict(ref.state_dict(), strict=True)
+    return ref, ours.eval()
+
+
+def inputs(case: CNBenchCase, seed: int = 1) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    side = case.image_px // 16
+    L = side * side
+    ids = torch.zeros(L, 3)
+    ids[:, 1] = torch.arange(side).repeat_interleave(side).float()
+    ids[:, 2] = torch.arange(side).repeat(side).float()
+    return {
+        "img": torch.randn(1, L, 64, generator=g),
+        "cond": torch.randn(1, L, 68, generator=g),
+        "txt": torch.randn(1, case.txt_tokens, 4096, generator=g),
+        "pooled": torch.randn(1, 768, generator=g),
+        "t": torch.tensor([0.7]),
+        "guidance": torch.tensor([3.5]),
+        "img_ids": ids,
+        "txt_ids": torch.zeros(case.txt_tokens, 3),
+    }
+
+
+def _median_seconds(fn, repeats: int, warmup: int) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def run_case(case: CNBenchCase, repeats: int = 3, warmup: int = 1) -> dict:
+    ref, ours = build_pair(case.heads, case.blocks)
+    x = inputs(case)
+    used = residuals_used(residual_schedule(19, case.blocks))
+
+    def run_ref():
+        with torch.inference_mode():
+            return ref(
+                hidden_states=x["img"],
+                controlnet_cond=x["cond"],
+                encoder_hidden_states=x["txt"],
+                pooled_projections=x["pooled"],
+                timestep=x["t"],
+                guidance=x["guidance"],
+                img_ids=x["img_ids"],
+                txt_ids=x["txt_ids"],
+                return_dict=False,
+            )[0]
+
+    def run_ours():
+        with torch.inference_mode():
+            return ours(
+                img=x["img"],
+                cond=x["cond"],
+                txt=x["txt"],
+                pooled=x["pooled"],
+                timesteps=x["t"],
+                guidance=x["guidance"],
+                img_ids=x["img_ids"],
+                txt_ids=x["txt_ids"],
+                num_residuals=used,
+            )
+
+    ref_out, our_out = run_ref(), run_ours()
+    err = max(((a - b).abs().max() / a.abs().max()).item() for a, b in zip(ref_out[:used], our_out))
+    t_ref = _median_seconds(run_ref, repeats, warmup)
+    t_ours = _median_seconds(run_ours, repeats, warmup)
+    return {
+        "case": case.name,
+        "width": case.heads * 128,
+        "blocks": case.blocks,
+        "image_px": case.image_px,
+        "img_tokens": (case.image_px // 16) ** 2,
+        "txt_tokens": case.txt_tokens,
+        "residuals_used": used,
+        "diffusers_s": t_ref,
+        "fluxkit_s": t_ours,
+        "ratio": t_ours / t_ref,
+        "max_rel_err": err,
+    }
