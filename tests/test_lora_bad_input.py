@@ -1,0 +1,97 @@
+"""Bad LoRA files give clear errors or reported keys, never silent no-ops."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from lora_reference import linear_modules, peft_lora_for_every_linear, tiny_flux_transformer, to_bfl
+
+from flux_core.errors import FluxKitError
+from flux_core.lora_reader import read_flux_lora
+from flux_core.thin_models import inpaint_controlnet_shapes
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    model = tiny_flux_transformer()
+    base = to_bfl(model.state_dict())
+    return model, {k: tuple(v.shape) for k, v in base.items()}
+
+
+def test_controlnet_given_as_lora(tiny):
+    sd = {k: torch.zeros(s) for k, s in list(inpaint_controlnet_shapes(1, hidden=32).items())[:6]}
+    with pytest.raises(FluxKitError, match=r"cn.safetensors: not a LoRA .*ControlNet or full checkpoint"):
+        read_flux_lora(sd, tiny[1], "cn.safetensors")
+
+
+def test_sdxl_lora_given_to_flux(tiny):
+    sd = {
+        "lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight": torch.zeros(4, 320),
+        "lora_unet_down_blocks_0_attentions_0_proj_in.lora_up.weight": torch.zeros(320, 4),
+        "lora_te1_text_model_encoder_layers_0_mlp_fc1.lora_down.weight": torch.zeros(4, 768),
+        "lora_te1_text_model_encoder_layers_0_mlp_fc1.lora_up.weight": torch.zeros(3072, 4),
+    }
+    with pytest.raises(
+        FluxKitError,
+        match=r"sdxl.safetensors: no key of this LoRA targets FLUX \(it looks like an SD1.5/SDXL",
+    ):
+        read_flux_lora(sd, tiny[1], "sdxl.safetensors")
+
+
+def test_mismatched_rank_and_nan(tiny):
+    lora = peft_lora_for_every_linear(tiny[0])
+    bad = dict(lora)
+    bad["transformer.x_embedder.lora_A.weight"] = torch.zeros(3, 64)  # rank 3 vs lora_B's 4
+    with pytest.raises(
+        FluxKitError, match=r"bad.safetensors: transformer.x_embedder: up \(32, 4\) and down \(3, 64\)"
+    ):
+        read_flux_lora(bad, tiny[1], "bad.safetensors")
+    nan = dict(lora)
+    nan["transformer.proj_out.lora_B.weight"] = torch.full((64, 4), float("nan"))
+    with pytest.raises(FluxKitError, match="nan.safetensors: transformer.proj_out: up weight contains NaN"):
+        read_flux_lora(nan, tiny[1], "nan.safetensors")
+
+
+def test_unplaced_keys_are_reported_with_reasons(tiny):
+    lora = peft_lora_for_every_linear(tiny[0])
+    lora["transformer.transformer_blocks.7.attn.to_q.lora_A.weight"] = torch.zeros(
+        4, 32
+    )  # block 7 does not exist
+    lora["transformer.transformer_blocks.7.attn.to_q.lora_B.weight"] = torch.zeros(32, 4)
+    lora["transformer.x_embedder.dora_scale"] = torch.ones(1, 64)
+    lora["text_encoder.layer.0.q.lora_A.weight"] = torch.zeros(4, 8)
+    lora["text_encoder.layer.0.q.lora_B.weight"] = torch.zeros(8, 4)
+    wide = torch.zeros(4, 48)  # a LoRA trained for a wider model
+    lora["transformer.context_embedder.lora_A.weight"] = wide
+    result = read_flux_lora(lora, tiny[1], "mixed.safetensors")
+    reasons = dict(result.unplaced)
+    assert (
+        reasons["transformer.transformer_blocks.7.attn.to_q"] == "no FLUX module with this name in the model"
+    )
+    assert reasons["transformer.x_embedder.dora_scale"] == "DoRA magnitude vectors are not supported"
+    assert reasons["text_encoder.layer.0.q"].startswith("text-encoder LoRA")
+    assert "does not fit txt_in" in reasons["transformer.context_embedder"]
+    assert len(result.patches) == len(linear_modules(tiny[0])) - 1  # everything else still placed
+
+
+def test_alpha_scaling_follows_alpha_over_rank(tiny):
+    r = 4
+    sd = {
+        "lora_unet_double_blocks_0_img_attn_proj.lora_down.weight": torch.ones(r, 32),
+        "lora_unet_double_blocks_0_img_attn_proj.lora_up.weight": torch.ones(32, r),
+        "lora_unet_double_blocks_0_img_attn_proj.alpha": torch.tensor(2.0),
+    }
+    (patch,) = read_flux_lora(sd, tiny[1], "k.safetensors").patches
+    assert patch.scale == 0.5
+    assert torch.equal(patch.delta(), torch.full((32, 32), 0.5 * r))
+
+
+def test_norm_out_halves_are_swapped(tiny):
+    up = torch.cat([torch.ones(32, 1), 2 * torch.ones(32, 1)])  # diffusers rows: scale (1s) then shift (2s)
+    sd = {
+        "transformer.norm_out.linear.lora_A.weight": torch.ones(1, 32),
+        "transformer.norm_out.linear.lora_B.weight": up,
+    }
+    (patch,) = read_flux_lora(sd, tiny[1], "n.safetensors").patches
+    assert patch.target == "final_layer.adaLN_modulation.1.weight"
+    assert patch.delta()[:32].unique().tolist() == [2.0] and patch.delta()[32:].unique().tolist() == [1.0]
