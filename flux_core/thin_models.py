@@ -208,3 +208,61 @@ def _write(path: str, sd: dict[str, torch.Tensor]) -> str:
     save_file(sd, tmp, metadata={"format": "pt", "generator": "fluxkit.thin_models"})
     os.replace(tmp, path)
     return path
+
+
+def turbo_lora_shapes(
+    double_blocks: int = 1, single_blocks: int = 1, rank: int = 4, hidden: int = FLUX_HIDDEN
+) -> dict[str, Shape]:
+    """Key → shape of a FLUX.1-Turbo-Alpha-style LoRA: diffusers/PEFT naming, lora_A [r, in] / lora_B [out, r] on every
+    Linear of a FLUX transformer with the given block counts (incl. norm_out and the embedders; FACTS §2.1)."""
+    h, m = hidden, FLUX_MLP
+    modules: dict[str, tuple[int, int]] = {
+        "x_embedder": (h, 4 * FLUX_LATENT_CHANNELS),
+        "context_embedder": (h, FLUX_CONTEXT),
+        "time_text_embed.timestep_embedder.linear_1": (h, 256),
+        "time_text_embed.timestep_embedder.linear_2": (h, h),
+        "time_text_embed.guidance_embedder.linear_1": (h, 256),
+        "time_text_embed.guidance_embedder.linear_2": (h, h),
+        "time_text_embed.text_embedder.linear_1": (h, FLUX_POOLED),
+        "time_text_embed.text_embedder.linear_2": (h, h),
+        "norm_out.linear": (2 * h, h),
+        "proj_out": (4 * FLUX_LATENT_CHANNELS, h),
+    }
+    for n in range(double_blocks):
+        p = f"transformer_blocks.{n}"
+        for name in (
+            "to_q",
+            "to_k",
+            "to_v",
+            "add_q_proj",
+            "add_k_proj",
+            "add_v_proj",
+            "to_out.0",
+            "to_add_out",
+        ):
+            modules[f"{p}.attn.{name}"] = (h, h)
+        for ff in ("ff", "ff_context"):
+            modules[f"{p}.{ff}.net.0.proj"], modules[f"{p}.{ff}.net.2"] = (m, h), (h, m)
+        modules[f"{p}.norm1.linear"] = modules[f"{p}.norm1_context.linear"] = (6 * h, h)
+    for n in range(single_blocks):
+        p = f"single_transformer_blocks.{n}"
+        for name in ("to_q", "to_k", "to_v"):
+            modules[f"{p}.attn.{name}"] = (h, h)
+        modules[f"{p}.proj_mlp"], modules[f"{p}.proj_out"], modules[f"{p}.norm.linear"] = (
+            (m, h),
+            (h, h + m),
+            (3 * h, h),
+        )
+    out: dict[str, Shape] = {}
+    for name, (o, i) in modules.items():
+        out[f"transformer.{name}.lora_A.weight"] = (rank, i)
+        out[f"transformer.{name}.lora_B.weight"] = (o, rank)
+    return out
+
+
+def write_thin_turbo_lora(
+    path: str, double_blocks: int = 1, single_blocks: int = 1, rank: int = 4, seed: int = 0
+) -> str:
+    """A Turbo-Alpha-shaped LoRA (bf16, diffusers keys) for a thin FLUX with the given block counts."""
+    sd = random_state_dict(turbo_lora_shapes(double_blocks, single_blocks, rank), seed, gain=0.05)
+    return _write(path, sd)
