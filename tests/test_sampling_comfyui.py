@@ -1,0 +1,102 @@
+"""FluxKit's schedule and DMD2 sampler nodes inside a real ComfyUI (thin FLUX for the flow case)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from flux_core.schedules_ddpm import dmd2_eps_sigmas
+from flux_core.schedules_flow import flux_mu, flux_sigmas, image_tokens
+
+pytestmark = pytest.mark.comfyui
+
+
+@pytest.fixture(scope="module")
+def flux(comfy, thin_models):
+    import comfy.sd
+
+    return comfy.sd.load_diffusion_model(thin_models["flux"])
+
+
+def node(comfy, name):
+    return comfy.nodes.NODE_CLASS_MAPPINGS[name]
+
+
+def run_custom_advanced(comfy, model, sampler, sigmas, seed=11):
+    cs = comfy.import_module("comfy_extras.nodes_custom_sampler")
+    g = torch.Generator().manual_seed(0)
+    cond = [
+        [
+            torch.randn(1, 6, 4096, generator=g),
+            {"pooled_output": torch.randn(1, 768, generator=g), "guidance": 3.5},
+        ]
+    ]
+    guider = cs.BasicGuider().get_guider(model, cond)[0]
+    noise = cs.RandomNoise().get_noise(seed)[0]
+    latent = {"samples": torch.zeros(1, 16, 8, 8)}
+    return cs.SamplerCustomAdvanced().sample(noise, guider, sampler, sigmas, latent)[1]["samples"]
+
+
+def test_turbo_scheduler_values(comfy, flux):
+    sched = node(comfy, "FluxKitTurboScheduler")
+    out = sched.execute(flux, 8, 1024, 768, "resolution (FLUX dynamic μ)")
+    expected = flux_sigmas(8, flux_mu(image_tokens(1024, 768)))
+    assert torch.allclose(out.result[0], torch.tensor(expected), atol=1e-7)
+    assert out.ui["fluxkit_sigmas"][0] == 1.0  # sent to the front end for the plot
+    by_model = sched.execute(flux, 8, 64, 64, "model's own shift").result[
+        0
+    ]  # ModelSamplingFlux default μ = 1.15
+    assert torch.allclose(by_model, torch.tensor(flux_sigmas(8, 1.15)), atol=1e-6)
+
+
+def test_dmd2_sampler_equals_core_lcm_on_flux_and_turbo_runs(comfy, flux):
+    sigmas = node(comfy, "FluxKitDMD2Scheduler").execute(
+        flux, "4-step 999,749,499,249", "", "literal (σ = t/1000)"
+    )
+    sigmas = sigmas.result[0]
+    assert sigmas.tolist() == pytest.approx([0.999, 0.749, 0.499, 0.249, 0.0])
+    cs = comfy.import_module("comfy_extras.nodes_custom_sampler")
+    dmd2 = node(comfy, "FluxKitDMD2Sampler").execute("unit (DMD2)").result[0]
+    lcm = cs.KSamplerSelect().get_sampler("lcm")[0]
+    a = run_custom_advanced(comfy, flux, dmd2, sigmas)
+    b = run_custom_advanced(comfy, flux, lcm, sigmas)
+    assert torch.isfinite(a).all() and a.abs().max() > 0
+    assert torch.equal(a, b)  # same maths, same seeded fresh noise: identical
+    turbo = (
+        node(comfy, "FluxKitTurboScheduler").execute(flux, 8, 64, 64, "resolution (FLUX dynamic μ)").result[0]
+    )
+    euler = cs.KSamplerSelect().get_sampler("euler")[0]
+    assert torch.isfinite(run_custom_advanced(comfy, flux, euler, turbo)).all()
+
+
+class _SDXLSampling:
+    """Stands in for an SDXL MODEL: only its real ComfyUI sampling object is needed by the scheduler node."""
+
+    def __init__(self):
+        import importlib
+
+        supported = importlib.import_module("comfy.supported_models")
+        model_base = importlib.import_module("comfy.model_base")
+        cfg = supported.SDXL({})
+        self.ms = model_base.model_sampling(cfg, model_base.ModelType.EPS)  # the same object SDXL models get
+
+    def get_model_object(self, name):
+        assert name == "model_sampling"
+        return self.ms
+
+
+def test_dmd2_scheduler_on_sdxl_sampling_is_exact_and_flow_refuses_eps_preset(comfy, flux):
+    sched = node(comfy, "FluxKitDMD2Scheduler")
+    sdxl = _SDXLSampling()
+    got = sched.execute(sdxl, "4-step 999,749,499,249", "", "literal (σ = t/1000)").result[0]
+    assert torch.allclose(
+        got, torch.tensor(dmd2_eps_sigmas((999, 749, 499, 249)), dtype=torch.float32), rtol=2e-6
+    )
+    comfy_sgm = comfy.import_module("comfy.samplers").calculate_sigmas(sdxl.ms, "sgm_uniform", 4)
+    assert not torch.allclose(comfy_sgm[1], got[1], rtol=1e-4)  # core's sgm_uniform is close, not exact
+    one = sched.execute(sdxl, "1-step 399 (unit noise)", "", "literal (σ = t/1000)").result[0]
+    assert one.tolist() == pytest.approx([dmd2_eps_sigmas((399,))[0], 0.0], rel=2e-6)
+    with pytest.raises(ValueError, match="eps \\(SDXL\\) model; this model is flow-matching"):
+        sched.execute(flux, "1-step 399 (unit noise)", "", "literal (σ = t/1000)")
+    with pytest.raises(ValueError, match="strictly decreasing"):
+        sched.execute(sdxl, "custom", "249, 999", "literal (σ = t/1000)")
