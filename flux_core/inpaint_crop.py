@@ -1,0 +1,152 @@
+"""Crop the region around an inpainting mask to the model's working resolution, remembering how to undo it.
+
+Images are ComfyUI IMAGE tensors [B, H, W, C] in [0, 1]; masks [B, H, W], 1 = repaint. For each batch item:
+1. box = bounding box of the blend mask (hole ∪ feather), grown by `context` (a fraction of the box size) and at
+   least `min_context_px`;
+2. the box is widened to the common output aspect and resized so the output's long side is `resolution`
+   (Beta: 1024, Alpha: 768), both sides snapped to a multiple of 16; parts of the box outside the image are padded
+   by edge replication (and are never written back);
+3. the crop, its binary hole and a `StitchRecord` (geometry + blend masks + the original pixels) are returned.
+An empty mask gives a whole-image "crop" and a record that makes the stitch return the input unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .errors import FluxKitError
+
+SNAP = 16
+
+
+@dataclass(frozen=True)
+class Box:
+    x0: int
+    y0: int
+    x1: int  # exclusive
+    y1: int
+
+    @property
+    def w(self) -> int:
+        return self.x1 - self.x0
+
+    @property
+    def h(self) -> int:
+        return self.y1 - self.y0
+
+
+@dataclass(frozen=True)
+class StitchRecord:
+    """Everything the stitch needs; tensors are references to (never modified) inputs or new tensors."""
+
+    original: torch.Tensor  # [B, H, W, C] the images to paste into (one per output item)
+    blend: torch.Tensor  # [B, H, W] feathered blend mask in original coordinates
+    hole: torch.Tensor  # [B, H, W] binary hole in original coordinates
+    boxes: tuple[Box, ...]  # per item, may extend beyond the image
+    out_size: tuple[int, int]  # (height, width) of the crops
+    empty: tuple[bool, ...]  # per item: nothing to inpaint → stitch returns the original
+
+
+def pair_batches(images: torch.Tensor, masks: torch.Tensor, where: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Explicit batch rule: N×N, 1 image × N masks, N images × 1 mask; anything else is an error."""
+    if images.shape[1:3] != masks.shape[1:3]:
+        raise FluxKitError(
+            f"{where}: image is {images.shape[2]}×{images.shape[1]} but mask is {masks.shape[2]}×{masks.shape[1]}"
+        )
+    bi, bm = images.shape[0], masks.shape[0]
+    if bi == bm:
+        return images, masks
+    if bi == 1:
+        return images.expand(bm, -1, -1, -1), masks
+    if bm == 1:
+        return images, masks.expand(bi, -1, -1)
+    raise FluxKitError(f"{where}: {bi} images and {bm} masks; use equal counts, or one image or one mask")
+
+
+def mask_box(mask: torch.Tensor) -> Box | None:
+    """Bounding box of mask > 0 for one [H, W] mask, or None when empty."""
+    ys, xs = torch.nonzero(mask > 0, as_tuple=True)
+    if ys.numel() == 0:
+        return None
+    return Box(int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+
+
+def grow_box(box: Box, context: float, min_px: int) -> Box:
+    dx = max(min_px, math.ceil(box.w * context / 2))
+    dy = max(min_px, math.ceil(box.h * context / 2))
+    return Box(box.x0 - dx, box.y0 - dy, box.x1 + dx, box.y1 + dy)
+
+
+def output_size(w: int, h: int, resolution: int) -> tuple[int, int]:
+    """(height, width) with the long side = `resolution`, keeping w/h, both snapped to multiples of 16."""
+    scale = resolution / max(w, h)
+    snap = lambda v: max(SNAP, SNAP * round(v * scale / SNAP))  # noqa: E731
+    return snap(h), snap(w)
+
+
+def fit_aspect(box: Box, out_hw: tuple[int, int]) -> Box:
+    """Widen `box` symmetrically so that w/h equals the output's aspect (never shrinks it)."""
+    target = out_hw[1] / out_hw[0]
+    w, h = box.w, box.h
+    if w / h < target:
+        w = math.ceil(h * target)
+    else:
+        h = math.ceil(w / target)
+    cx, cy = box.x0 + box.w / 2, box.y0 + box.h / 2
+    x0, y0 = math.floor(cx - w / 2), math.floor(cy - h / 2)
+    return Box(x0, y0, x0 + w, y0 + h)
+
+
+def cut(image: torch.Tensor, box: Box) -> torch.Tensor:
+    """[H, W, C] → [box.h, box.w, C], edge-replicating where the box leaves the image."""
+    H, W = image.shape[:2]
+    pad = (max(0, -box.x0), max(0, box.x1 - W), max(0, -box.y0), max(0, box.y1 - H))
+    x = image.movedim(-1, 0).unsqueeze(0)
+    if any(pad):
+        x = F.pad(x, pad, mode="replicate")
+    x0, y0 = box.x0 + pad[0], box.y0 + pad[2]
+    return x[0, :, y0 : y0 + box.h, x0 : x0 + box.w].movedim(0, -1)
+
+
+def resize_image(img: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+    """[h, w, C] → [H, W, C]; identity when sizes match; bicubic up / antialiased bilinear down, clamped to [0, 1]."""
+    if tuple(img.shape[:2]) == tuple(hw):
+        return img.clone()
+    down = hw[0] < img.shape[0] or hw[1] < img.shape[1]
+    x = img.movedim(-1, 0).unsqueeze(0)
+    mode = "bilinear" if down else "bicubic"
+    y = F.interpolate(x, size=hw, mode=mode, align_corners=False, antialias=down)
+    return y[0].movedim(0, -1).clamp(0.0, 1.0)
+
+
+def crop(
+    images: torch.Tensor,
+    hole: torch.Tensor,
+    blend: torch.Tensor,
+    resolution: int = 1024,
+    context: float = 0.5,
+    min_context_px: int = 32,
+    where: str = "crop",
+) -> tuple[torch.Tensor, torch.Tensor, StitchRecord]:
+    """→ (crops [N, h, w, C], crop holes [N, h, w] binary, record). All crops share one size (one IMAGE batch)."""
+    if resolution % SNAP:
+        raise FluxKitError(f"{where}: resolution {resolution} must be a multiple of {SNAP}")
+    images, hole = pair_batches(images, hole, where)
+    _, blend = pair_batches(images, blend, where)
+    H, W = images.shape[1:3]
+    raw = [mask_box(b) for b in blend]
+    boxes = [grow_box(b, context, min_context_px) if b else Box(0, 0, W, H) for b in raw]
+    widest = max(boxes, key=lambda b: b.w / b.h)
+    out_hw = output_size(widest.w, widest.h, resolution)
+    boxes = [fit_aspect(b, out_hw) for b in boxes]
+    crops, holes = [], []
+    for i, box in enumerate(boxes):
+        crops.append(resize_image(cut(images[i], box), out_hw))
+        h = cut(hole[i].unsqueeze(-1), box)[..., 0]
+        holes.append(F.interpolate(h[None, None], size=out_hw, mode="nearest-exact")[0, 0])
+    record = StitchRecord(images, blend, hole, tuple(boxes), out_hw, tuple(b is None for b in raw))
+    return torch.stack(crops), (torch.stack(holes) >= 0.5).float(), record
