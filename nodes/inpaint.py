@@ -34,7 +34,7 @@ class FluxKitInpaintCrop(io.ComfyNode):
                 io.Int.Input(
                     "resolution",
                     default=1024,
-                    min=256,
+                    min=64,
                     max=4096,
                     step=16,
                     tooltip="Long side of the crop fed to the model: 1024 for alimama Beta, 768 for Alpha.",

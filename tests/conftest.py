@@ -58,19 +58,6 @@ def thin_models() -> dict[str, str]:
 
     Cached under $FLUXKIT_THIN_DIR or ~/.cache/fluxkit/thin (never in the repo); keyed by the generator version.
     """
-    import os
+    from fluxkit_workflows.thin_set import ensure_thin_set
 
-    from flux_core import thin_models as tm
-
-    root = Path(os.environ.get("FLUXKIT_THIN_DIR", Path.home() / ".cache" / "fluxkit" / "thin" / "v1"))
-    files = {
-        "flux": (root / "flux1-dev-thin.safetensors", tm.write_thin_flux),
-        "vae": (root / "ae-thin.safetensors", tm.write_thin_vae),
-        "controlnet": (root / "alimama-inpaint-cn-thin.safetensors", tm.write_thin_inpaint_controlnet),
-    }
-    out = {}
-    for name, (path, write) in files.items():
-        if not path.is_file():
-            write(str(path))
-        out[name] = str(path)
-    return out
+    return ensure_thin_set()

@@ -1,0 +1,72 @@
+"""Boot a real ComfyUI in-process (CPU) with FluxKit loaded, for integration tests, the schema dump and the demo.
+
+ComfyUI is found at `$COMFYUI_PATH` or `~/ComfyUI`. It is never vendored: tests that need it skip with a message
+saying where it was looked for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+import sys
+import types
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]  # the pack (fluxkit_workflows/ sits at its root)
+
+
+def find_comfyui() -> Path | None:
+    """The ComfyUI checkout to test against, or None."""
+    candidates = [os.environ.get("COMFYUI_PATH"), str(Path.home() / "ComfyUI")]
+    for c in candidates:
+        if c and (Path(c) / "comfy" / "model_management.py").is_file() and (Path(c) / "nodes.py").is_file():
+            return Path(c).resolve()
+    return None
+
+
+def comfyui_version(path: Path) -> str:
+    ns: dict = {}
+    version_file = path / "comfyui_version.py"
+    if version_file.is_file():
+        exec(compile(version_file.read_text(), str(version_file), "exec"), ns)  # noqa: S102 - ComfyUI's own file
+    return ns.get("__version__", "unknown")
+
+
+def boot(path: Path) -> types.SimpleNamespace:
+    """Import ComfyUI from `path` with `--cpu`, load the built-in extra nodes and FluxKit; return handles."""
+    loaded = sys.modules.get("nodes")
+    if loaded is not None and not str(getattr(loaded, "__file__", "")).startswith(str(path)):
+        raise RuntimeError(
+            f"`nodes` is already imported from {loaded.__file__}; import FluxKit's node modules only through the "
+            "`comfy` fixture (the pack is loaded as a package, ComfyUI owns the top-level name `nodes`)"
+        )
+    if str(path) in sys.path:
+        sys.path.remove(str(path))
+    sys.path.insert(0, str(path))
+    import comfy.cli_args
+
+    # Same effect as `main.py --cpu`: decided once, before comfy.model_management is imported.
+    comfy.cli_args.args.cpu = True
+    comfy.cli_args.args.disable_all_custom_nodes = True
+    import comfy.model_management  # noqa: F401
+
+    import nodes
+
+    asyncio.run(nodes.init_extra_nodes(init_custom_nodes=False, init_api_nodes=False))
+    before = set(nodes.NODE_CLASS_MAPPINGS)
+    ok = asyncio.run(nodes.load_custom_node(str(REPO_ROOT)))
+    if not ok:
+        raise RuntimeError("ComfyUI failed to load FluxKit (see the log above)")
+    fluxkit_ids = sorted(set(nodes.NODE_CLASS_MAPPINGS) - before)
+    pack = sys.modules[str(REPO_ROOT).replace(".", "_x_")]
+    logging.getLogger().setLevel(logging.INFO)
+    return types.SimpleNamespace(
+        path=path,
+        version=comfyui_version(path),
+        nodes=nodes,
+        pack=pack,
+        fluxkit_ids=fluxkit_ids,
+        import_module=importlib.import_module,
+    )

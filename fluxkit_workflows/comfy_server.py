@@ -1,0 +1,106 @@
+"""Start a real ComfyUI as a headless server on a free loopback port, with FluxKit linked into its custom nodes and
+its own models/input/output tree (`--base-directory`), and stop it again.
+
+    with ComfyServer(comfyui_path, base_dir) as server:
+        server.url  # http://127.0.0.1:<port>
+
+The server's log goes to `<base_dir>/comfyui.log`; `log_text()` reads it back (tests scan it for FluxKit errors).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from .comfy_env import REPO_ROOT
+
+PACK_DIR_NAME = "ComfyUI-FluxKit"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare_base_dir(base_dir: Path) -> None:
+    """models/, input/, output/, custom_nodes/ComfyUI-FluxKit → this checkout."""
+    for sub in ("models", "input", "output", "temp", "user", "custom_nodes"):
+        (base_dir / sub).mkdir(parents=True, exist_ok=True)
+    link = base_dir / "custom_nodes" / PACK_DIR_NAME
+    if not link.exists():
+        link.symlink_to(REPO_ROOT, target_is_directory=True)
+
+
+class ComfyServer:
+    def __init__(
+        self, comfyui: Path, base_dir: Path, extra_args: list[str] | None = None, timeout_s: float = 180
+    ):
+        self.comfyui = Path(comfyui)
+        self.base_dir = Path(base_dir)
+        self.extra_args = extra_args or []
+        self.timeout_s = timeout_s
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+        self.log_path = self.base_dir / "comfyui.log"
+
+    def start(self) -> ComfyServer:
+        prepare_base_dir(self.base_dir)
+        cmd = [
+            sys.executable, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
+            "--disable-auto-launch", "--base-directory", str(self.base_dir), *self.extra_args,
+        ]  # fmt: skip
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            cmd, cwd=self.comfyui, stdout=self._log, stderr=subprocess.STDOUT, env=env
+        )
+        deadline = time.monotonic() + self.timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"ComfyUI exited with {self.proc.returncode} while starting:\n{self.log_tail()}"
+                )
+            try:
+                with urllib.request.urlopen(f"{self.url}/system_stats", timeout=2) as r:
+                    if r.status == 200:
+                        return self
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(
+            f"ComfyUI did not answer on {self.url} within {self.timeout_s:.0f} s:\n{self.log_tail()}"
+        )
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.is_file() else ""
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if getattr(self, "_log", None):
+            self._log.close()
+
+    def __enter__(self) -> ComfyServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

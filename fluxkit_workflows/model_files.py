@@ -1,0 +1,31 @@
+"""Model file names the workflows use, exactly as published (or, where a repo publishes a generic
+`diffusion_pytorch_model.safetensors`, the repo's name, which is what alimama's ComfyUI guide and FluxKit's
+downloader save it as), with the ComfyUI folder each belongs in."""
+
+from __future__ import annotations
+
+FLUX_DEV = "flux1-dev.safetensors"  # black-forest-labs/FLUX.1-dev → models/diffusion_models
+FLUX_VAE = "ae.safetensors"  # black-forest-labs/FLUX.1-dev → models/vae
+T5XXL = "t5xxl_fp16.safetensors"  # comfyanonymous/flux_text_encoders → models/text_encoders
+CLIP_L = "clip_l.safetensors"  # comfyanonymous/flux_text_encoders → models/text_encoders
+INPAINT_CN_BETA = (
+    "FLUX.1-dev-Controlnet-Inpainting-Beta.safetensors"  # alimama-creative/… → models/controlnet
+)
+INPAINT_CN_ALPHA = (
+    "FLUX.1-dev-Controlnet-Inpainting-Alpha.safetensors"  # alimama-creative/… → models/controlnet
+)
+TURBO_LORA = "FLUX.1-Turbo-Alpha.safetensors"  # alimama-creative/FLUX.1-Turbo-Alpha → models/loras
+SDXL_BASE = "sd_xl_base_1.0.safetensors"  # stabilityai/stable-diffusion-xl-base-1.0 → models/checkpoints
+DMD2_LORA = "dmd2_sdxl_4step_lora_fp16.safetensors"  # tianweiy/DMD2 → models/loras
+
+FOLDERS = {
+    FLUX_DEV: "diffusion_models",
+    FLUX_VAE: "vae",
+    T5XXL: "text_encoders",
+    CLIP_L: "text_encoders",
+    INPAINT_CN_BETA: "controlnet",
+    INPAINT_CN_ALPHA: "controlnet",
+    TURBO_LORA: "loras",
+    SDXL_BASE: "checkpoints",
+    DMD2_LORA: "loras",
+}

@@ -1,0 +1,73 @@
+"""Node schemas in ComfyUI's `/object_info` format: core nodes from a real ComfyUI's dump, FluxKit's from the pack.
+
+Core schemas come from `$FLUXKIT_OBJECT_INFO` or `../shared/comfyui/object_info.json` (ComfyUI 0.3.64, not committed
+here). FluxKit's own are dumped from a live ComfyUI into `fluxkit_object_info.json` by `python -m
+fluxkit_workflows.build` (a test keeps the file equal to the live schemas).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+FLUXKIT_SCHEMAS = HERE / "fluxkit_object_info.json"
+WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
+
+
+def core_schema_path() -> Path | None:
+    candidates = [
+        os.environ.get("FLUXKIT_OBJECT_INFO"),
+        HERE.parent.parent / "shared" / "comfyui" / "object_info.json",
+    ]
+    return next((Path(c) for c in candidates if c and Path(c).is_file()), None)
+
+
+def load_schemas() -> dict[str, dict]:
+    """All known node schemas: core (when the dump is available) plus FluxKit's."""
+    schemas: dict[str, dict] = {}
+    core = core_schema_path()
+    if core is not None:
+        schemas.update(json.loads(core.read_text()))
+    schemas.update(json.loads(FLUXKIT_SCHEMAS.read_text()))
+    return schemas
+
+
+def input_specs(schema: dict) -> list[tuple[str, list, bool]]:
+    """(name, spec, required) in widget order (`input_order` when present)."""
+    inputs = schema.get("input", {})
+    order = schema.get("input_order") or {k: list(v) for k, v in inputs.items()}
+    out = []
+    for section in ("required", "optional"):
+        specs = inputs.get(section, {})
+        for name in order.get(section, []):
+            if name in specs:
+                out.append((name, specs[name], section == "required"))
+    return out
+
+
+def is_widget(spec: list) -> bool:
+    kind = spec[0]
+    return isinstance(kind, list) or kind in WIDGET_TYPES
+
+
+def widget_options(spec: list) -> dict:
+    return spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
+
+
+def combo_choices(spec: list) -> list | None:
+    if isinstance(spec[0], list):
+        return spec[0]
+    if spec[0] == "COMBO":
+        return widget_options(spec).get("options")
+    return None
+
+
+def socket_type(spec: list) -> str:
+    return "COMBO" if isinstance(spec[0], list) else spec[0]
+
+
+def extra_widget_values(spec: list) -> int:
+    """Widget slots after the value itself: a seed with control_after_generate stores 'fixed'/'randomize' too."""
+    return 1 if widget_options(spec).get("control_after_generate") else 0

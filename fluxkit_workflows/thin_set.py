@@ -1,0 +1,79 @@
+"""The thin model set: real-width, one-block stand-ins for every model the FLUX workflows load, generated on first
+use (random weights in the published key layouts) and cached outside the repo.
+
+Real ComfyUI infers only block counts from a FLUX checkpoint (width 3072, 24 heads, text width 4096 are fixed) and
+fixes the VAE's widths, so these files are full width and shallow. T5-XXL is far too heavy for a CPU, so the prompt
+comes from a saved-conditioning file (FluxKit Load Conditioning), the same feature users use to skip T5.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from flux_core import thin_models as tm
+from flux_core.conditioning_io import save_conditioning
+
+from . import model_files as mf
+
+THIN_VERSION = "v1"
+PROMPT_FILE = "fluxkit-thin-prompt.safetensors"
+
+
+def thin_dir() -> Path:
+    return Path(
+        os.environ.get("FLUXKIT_THIN_DIR", Path.home() / ".cache" / "fluxkit" / "thin" / THIN_VERSION)
+    )
+
+
+def write_thin_prompt(path: str, tokens: int = 16, seed: int = 0) -> str:
+    """A random FLUX prompt conditioning ([1, tokens, 4096] T5 states, [1, 768] pooled CLIP-L, guidance 3.5)."""
+    gen = torch.Generator().manual_seed(seed)
+    cond = torch.randn(1, tokens, tm.FLUX_CONTEXT, generator=gen) * 0.1
+    pooled = torch.randn(1, tm.FLUX_POOLED, generator=gen) * 0.1
+    save_conditioning(path, [(cond, {"pooled_output": pooled, "guidance": 3.5})])
+    return path
+
+
+GENERATORS = {
+    "flux": ("flux1-dev-thin.safetensors", tm.write_thin_flux),
+    "vae": ("ae-thin.safetensors", tm.write_thin_vae),
+    "controlnet": ("alimama-inpaint-cn-thin.safetensors", tm.write_thin_inpaint_controlnet),
+    "lora": ("turbo-thin-r4-s0.safetensors", tm.write_thin_turbo_lora),
+    "conditioning": (PROMPT_FILE, write_thin_prompt),
+}
+# Where each thin file stands in for a published file: (ComfyUI folder, published name).
+STANDS_FOR = {
+    "flux": ("diffusion_models", mf.FLUX_DEV),
+    "vae": ("vae", mf.FLUX_VAE),
+    "controlnet": ("controlnet", mf.INPAINT_CN_BETA),
+    "lora": ("loras", mf.TURBO_LORA),
+    "conditioning": ("fluxkit_conditioning", PROMPT_FILE),
+}
+
+
+def ensure_thin_set(root: Path | None = None) -> dict[str, str]:
+    """Paths of every thin file, generating the missing ones (a few seconds each; ~1.5 GB in all)."""
+    root = root or thin_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for name, (file_name, write) in GENERATORS.items():
+        path = root / file_name
+        if not path.is_file():
+            tmp = path.with_suffix(".partial")
+            write(str(tmp))
+            tmp.replace(path)
+        out[name] = str(path)
+    return out
+
+
+def link_into_models(models_dir: Path, thin: dict[str, str]) -> None:
+    """Symlink the thin files into a ComfyUI models tree under the published names the workflows use."""
+    for name, (folder, published) in STANDS_FOR.items():
+        target = models_dir / folder / published
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_symlink() or target.exists():
+            target.unlink()
+        target.symlink_to(thin[name])
