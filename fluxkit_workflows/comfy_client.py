@@ -98,12 +98,24 @@ async def run_prompt(url: str, prompt: dict, timeout_s: float = 1800) -> PromptR
                             f"node {data.get('node_id')} ({data.get('node_type')}) failed: "
                             f"{data.get('exception_type')}: {data.get('exception_message')}"
                         )
-                    elif kind == "execution_success" or (kind == "executing" and data.get("node") is None):
-                        break
+                    elif kind == "executing" and data.get("node") is None:
+                        break  # sent after the history entry is stored (execution_success comes just before it)
             result.wall_s = time.perf_counter() - t0
-        async with session.get(f"{url}/history/{prompt_id}") as r:
-            result.outputs = (await r.json()).get(prompt_id, {}).get("outputs", {})
+        result.outputs = await _history_outputs(session, url, prompt_id)
     return result
+
+
+async def _history_outputs(
+    session: aiohttp.ClientSession, url: str, prompt_id: str, wait_s: float = 30
+) -> dict:
+    """The prompt's outputs from /history, polling briefly in case the entry is not stored yet."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        async with session.get(f"{url}/history/{prompt_id}") as r:
+            entry = (await r.json()).get(prompt_id)
+        if entry is not None or time.monotonic() > deadline:
+            return (entry or {}).get("outputs", {})
+        await asyncio.sleep(0.2)
 
 
 async def fetch_outputs(url: str, result: PromptResult, out_dir: Path) -> list[Path]:

@@ -64,10 +64,16 @@ def test_workflow_validates(name, schemas):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_model_names_are_published_ones(name):
-    file_inputs = {"unet_name", "vae_name", "ckpt_name", "lora_name", "control_net_name", "clip_name1", "clip_name2"}
-    used = {
-        v for node in _load("api", name).values() for k, v in node["inputs"].items() if k in file_inputs
+    file_inputs = {
+        "unet_name",
+        "vae_name",
+        "ckpt_name",
+        "lora_name",
+        "control_net_name",
+        "clip_name1",
+        "clip_name2",
     }
+    used = {v for node in _load("api", name).values() for k, v in node["inputs"].items() if k in file_inputs}
     assert used and used <= set(model_files.FOLDERS), used - set(model_files.FOLDERS)
 
 
@@ -108,7 +114,10 @@ def _first(api: dict, class_type: str) -> dict:
         (lambda api: _first(api, "FluxGuidance")["inputs"].update(guidance=1000.0), "above the maximum"),
         (lambda api: _first(api, "KSamplerSelect")["inputs"].update(sampler_name="nope"), "is not one of"),
         (lambda api: _first(api, "VAEDecode")["inputs"].pop("vae"), "neither linked nor set"),
-        (lambda api: _first(api, "VAEDecode")["inputs"].update(vae=["1", 0]), "expects VAE but is linked to MODEL"),
+        (
+            lambda api: _first(api, "VAEDecode")["inputs"].update(vae=["1", 0]),
+            "expects VAE but is linked to MODEL",
+        ),
         (lambda api: _first(api, "SaveImage").update(class_type="SaveImageX"), "unknown node type"),
         (lambda api: _first(api, "FluxKitInpaintCrop")["inputs"].update(resolution="big"), "is not a INT"),
         (lambda api: _first(api, "FluxKitInpaintCrop")["inputs"].update(typo=1), "unknown input 'typo'"),
@@ -127,3 +136,12 @@ def test_converter_reads_seed_control_value(schemas):
     noise["widgets_values"] = [1234, "randomize"]
     api = ui_to_api(ui, schemas)
     assert api[str(noise["id"])]["inputs"] == {"noise_seed": 1234}
+
+
+@pytest.mark.comfyui
+def test_committed_fluxkit_schemas_match_live_ones(comfy):
+    from fluxkit_workflows.dump_schemas import live_schemas
+    from fluxkit_workflows.schemas import FLUXKIT_SCHEMAS
+
+    committed = json.loads(FLUXKIT_SCHEMAS.read_text())
+    assert live_schemas(comfy) == committed, "run `python -m fluxkit_workflows.dump_schemas`"

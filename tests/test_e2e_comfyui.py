@@ -1,0 +1,137 @@
+"""End to end in a real ComfyUI server: every FLUX API workflow (thin-set variant) queued over HTTP, followed over the
+websocket, outputs fetched; determinism; untouched pixels; bad prompts answered with errors naming the node while
+the server stays up. Skipped, with the reason, where no ComfyUI checkout is found."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from fluxkit_workflows import build
+from fluxkit_workflows.comfy_client import PromptFailed, PromptRejected, fetch_outputs, run_prompt
+from fluxkit_workflows.comfy_env import find_comfyui
+from fluxkit_workflows.comfy_server import ComfyServer
+from fluxkit_workflows.run_demo import demo_image, set_inputs, thin_variant
+from fluxkit_workflows.thin_set import PROMPT_FILE, link_into_models
+
+pytestmark = pytest.mark.comfyui
+SIZE = (200, 152)  # deliberately not multiples of 16
+RESOLUTION = 128
+# Fewer steps than shipped where the step count is not what the test is about (CPU time); stated per workflow.
+STEP_OVERRIDES = {"inpainting_28step": 3, "t2i_turbo_8step": 4}
+FLUX_WORKFLOWS = ["inpainting_turbo_8step", "inpainting_28step", "t2i_turbo_8step"]
+
+
+@pytest.fixture(scope="module")
+def server(thin_models, tmp_path_factory):
+    comfyui = find_comfyui()
+    if comfyui is None:
+        pytest.skip("no ComfyUI checkout: set COMFYUI_PATH or put one at ~/ComfyUI (see README, 'Tests')")
+    base = tmp_path_factory.mktemp("comfy-base")
+    link_into_models(base / "models", thin_models)
+    # a file in the wrong folder, for the bad-prompt test: a LoRA is not an inpainting ControlNet
+    (base / "models" / "controlnet" / "not-a-controlnet.safetensors").symlink_to(thin_models["lora"])
+    (base / "input").mkdir(parents=True, exist_ok=True)
+    demo_image(base / "input" / "fluxkit_e2e.png", *SIZE)
+    demo_image(base / "input" / "fluxkit_other_size.png", 96, 64)
+    with ComfyServer(comfyui, base) as srv:
+        yield srv
+
+
+def prepared(name: str, seed: int = 24) -> dict:
+    api = thin_variant(json.loads((build.API_DIR / f"{name}.json").read_text()), PROMPT_FILE, RESOLUTION)
+    set_inputs(api, "LoadImage", image="fluxkit_e2e.png")
+    set_inputs(api, "RandomNoise", noise_seed=seed)
+    if name in STEP_OVERRIDES:
+        set_inputs(api, "FluxKitTurboScheduler", steps=STEP_OVERRIDES[name])
+    return api
+
+
+def run(server, api: dict, out_dir) -> tuple:
+    result = asyncio.run(run_prompt(server.url, api, timeout_s=900))
+    files = asyncio.run(fetch_outputs(server.url, result, out_dir))
+    assert len(files) == 1, result.outputs
+    return result, np.asarray(Image.open(files[0]).convert("RGB"))
+
+
+def fluxkit_problems(log: str) -> list[str]:
+    return [
+        line for line in log.splitlines()
+        if re.search(r"fluxkit", line, re.I) and re.search(r"error|warning|traceback|exception", line, re.I)
+        and "IMPORT FAILED" not in line
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", FLUX_WORKFLOWS)
+def test_workflow_runs(server, name, tmp_path):
+    result, image = run(server, prepared(name), tmp_path)
+    expected_hw = (RESOLUTION, RESOLUTION) if name.startswith("t2i") else SIZE[::-1]
+    assert image.shape[:2] == expected_hw
+    steps = STEP_OVERRIDES.get(name, 8)
+    assert result.progress_events >= steps  # the sampler reported progress over the websocket
+    sampler_id = next(k for k, v in prepared(name).items() if v["class_type"] == "SamplerCustomAdvanced")
+    print(
+        f"{name}: wall {result.wall_s:.1f} s, sampler {result.node_seconds.get(sampler_id, 0):.1f} s / {steps} steps"
+    )
+    assert fluxkit_problems(server.log_text()) == []
+    assert server.alive()
+
+
+def hole_and_feather(width: int, height: int, reach: int) -> np.ndarray:
+    """Where the demo image's hole is, dilated by `reach` px (grow + feather + resampling margin)."""
+    from PIL import ImageDraw
+
+    alpha = Image.new("L", (width, height), 0)
+    ImageDraw.Draw(alpha).ellipse([width * 2 // 5, height // 3, width * 3 // 4, height * 5 // 6], fill=255)
+    hole = torch.from_numpy(np.asarray(alpha) > 0).float()[None, None]
+    grown = torch.nn.functional.max_pool2d(hole, 2 * reach + 1, stride=1, padding=reach)
+    return grown[0, 0].numpy() > 0
+
+
+def test_same_seed_same_image_and_untouched_pixels(server, tmp_path):
+    _, first = run(server, prepared("inpainting_turbo_8step", seed=7), tmp_path / "a")
+    _, other = run(server, prepared("inpainting_turbo_8step", seed=8), tmp_path / "b")
+    _, again = run(server, prepared("inpainting_turbo_8step", seed=7), tmp_path / "c")
+    assert np.array_equal(first, again)
+    assert np.abs(first.astype(int) - other.astype(int)).mean() > 1.0
+    source = np.asarray(Image.open(server.base_dir / "input" / "fluxkit_e2e.png").convert("RGB"))
+    near = hole_and_feather(*SIZE, reach=8 + 16 + 2)  # grow_px 8 + feather_px 16 in the workflow
+    assert np.array_equal(first[~near], source[~near])
+    assert np.abs(first[near].astype(int) - source[near].astype(int)).mean() > 5.0
+
+
+def test_missing_model_is_a_validation_error_naming_the_node(server):
+    api = prepared("inpainting_turbo_8step")
+    set_inputs(api, "UNETLoader", unet_name="no-such-model.safetensors")
+    with pytest.raises(PromptRejected, match=r"node 1 \(UNETLoader\).*no-such-model"):
+        asyncio.run(run_prompt(server.url, api))
+    assert server.alive()
+
+
+def test_mask_of_wrong_size_is_an_execution_error_naming_the_node(server):
+    api = prepared("inpainting_turbo_8step")
+    api["90"] = {
+        "inputs": {"image": "fluxkit_other_size.png", "channel": "alpha"},
+        "class_type": "LoadImageMask",
+    }
+    crop = next(k for k, v in api.items() if v["class_type"] == "FluxKitInpaintCrop")
+    api[crop]["inputs"]["mask"] = ["90", 0]
+    with pytest.raises(
+        PromptFailed, match=rf"node {crop} \(FluxKitInpaintCrop\).*image is 200×152 but mask is 96×64"
+    ):
+        asyncio.run(run_prompt(server.url, api))
+    assert server.alive()
+
+
+def test_wrong_file_into_controlnet_loader_is_an_execution_error(server):
+    api = prepared("inpainting_turbo_8step")
+    set_inputs(api, "FluxKitInpaintControlNetLoader", control_net_name="not-a-controlnet.safetensors")
+    with pytest.raises(PromptFailed, match=r"FluxKitInpaintControlNetLoader.*not-a-controlnet"):
+        asyncio.run(run_prompt(server.url, api))
+    assert server.alive()
