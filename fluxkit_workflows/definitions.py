@@ -13,7 +13,6 @@ from . import model_files as mf
 from .graph import Graph, NodeRef
 from .schemas import load_schemas
 
-COL = 400  # column width in the editor
 EXAMPLE_IMAGE = (
     "example.png"  # ships in every ComfyUI's input/ folder; paint the mask on it in the mask editor
 )
@@ -39,36 +38,34 @@ To inpaint the whole frame instead: wire Load Image straight into the ControlNet
 Save the VAE Decode output (slower on large images, and the whole image goes through the VAE)."""
 
 
-def _text_models(g: Graph, x: float, y: float) -> NodeRef:
-    return g.node("DualCLIPLoader", (x, y), clip_name1=mf.T5XXL, clip_name2=mf.CLIP_L, type="flux")
+def _text_models(g: Graph) -> NodeRef:
+    return g.node("DualCLIPLoader", 0, clip_name1=mf.T5XXL, clip_name2=mf.CLIP_L, type="flux")
 
 
 def inpainting(steps: int, turbo: bool) -> Graph:
     """FLUX.1-dev + alimama inpainting ControlNet (Beta), crop → inpaint → stitch; Turbo LoRA + 8 steps if `turbo`."""
     g = Graph(load_schemas())
-    unet = g.node("UNETLoader", (0, 0), unet_name=mf.FLUX_DEV, weight_dtype="default")
+    unet = g.node("UNETLoader", 0, unet_name=mf.FLUX_DEV, weight_dtype="default")
     model: NodeRef = unet
     if turbo:
-        model = g.node("FluxKitLoraLoader", (0, 160), model=unet[0], lora_name=mf.TURBO_LORA, strength=1.0)
-    clip = _text_models(g, 0, 320)
-    vae = g.node("VAELoader", (0, 480), vae_name=mf.FLUX_VAE)
-    cn = g.node("FluxKitInpaintControlNetLoader", (0, 600), control_net_name=mf.INPAINT_CN_BETA)
+        model = g.node("FluxKitLoraLoader", 0, model=unet[0], lora_name=mf.TURBO_LORA, strength=1.0)
+    clip = _text_models(g)
+    vae = g.node("VAELoader", 0, vae_name=mf.FLUX_VAE)
+    cn = g.node("FluxKitInpaintControlNetLoader", 0, control_net_name=mf.INPAINT_CN_BETA)
     g.group("Models", [unet, clip, vae, cn] + ([model] if turbo else []))
 
-    pos_text = g.node("CLIPTextEncode", (COL, 0), title="Prompt", text=INPAINT_PROMPT, clip=clip[0])
-    pos = g.node("FluxGuidance", (COL, 220), conditioning=pos_text[0], guidance=3.5)
+    pos_text = g.node("CLIPTextEncode", 1, title="Prompt", text=INPAINT_PROMPT, clip=clip[0])
+    pos = g.node("FluxGuidance", 1, conditioning=pos_text[0], guidance=3.5)
     if turbo:
-        neg = g.node("ConditioningZeroOut", (COL, 340), conditioning=pos_text[0])
+        neg = g.node("ConditioningZeroOut", 1, conditioning=pos_text[0])
     else:
-        neg = g.node(
-            "CLIPTextEncode", (COL, 340), title="Negative prompt (true CFG only)", text="", clip=clip[0]
-        )
+        neg = g.node("CLIPTextEncode", 1, title="Negative prompt (true CFG only)", text="", clip=clip[0])
     g.group("Prompt", [pos_text, pos, neg])
 
-    image = g.node("LoadImage", (COL, 520), image=EXAMPLE_IMAGE)
+    image = g.node("LoadImage", 1, gap=100, image=EXAMPLE_IMAGE)
     crop = g.node(
         "FluxKitInpaintCrop",
-        (2 * COL, 520),
+        1,
         image=image[0],
         mask=image[1],
         resolution=1024,
@@ -80,7 +77,7 @@ def inpainting(steps: int, turbo: bool) -> Graph:
     )
     apply = g.node(
         "FluxKitInpaintControlNetApply",
-        (2 * COL, 0),
+        2,
         positive=pos[0],
         negative=neg[0],
         control_net=cn[0],
@@ -92,15 +89,16 @@ def inpainting(steps: int, turbo: bool) -> Graph:
         end_percent=1.0,
         mask_mode="binary (alimama training)",
     )
-    latent = g.node("VAEEncode", (3 * COL, 520), pixels=crop[0], vae=vae[0])
-    masked = g.node("SetLatentNoiseMask", (3 * COL, 640), samples=latent[0], mask=crop[1])
-    g.group("Image and mask", [image, crop, latent, masked], color="#8a8")
+    g.group("Image and mask (crop)", [image, crop], color="#8a8")
+    latent = g.node("VAEEncode", 2, gap=100, pixels=crop[0], vae=vae[0])
+    masked = g.node("SetLatentNoiseMask", 2, samples=latent[0], mask=crop[1])
+    g.group("ControlNet and latent", [apply, latent, masked], color="#b58b2a")
 
-    noise = g.node("RandomNoise", (3 * COL, 0), noise_seed=24)
-    sampler = g.node("KSamplerSelect", (3 * COL, 120), sampler_name="euler")
+    noise = g.node("RandomNoise", 3, noise_seed=24)
+    sampler = g.node("KSamplerSelect", 3, sampler_name="euler")
     sigmas = g.node(
         "FluxKitTurboScheduler",
-        (3 * COL, 220),
+        3,
         model=model[0],
         steps=steps,
         width=1024,
@@ -108,34 +106,32 @@ def inpainting(steps: int, turbo: bool) -> Graph:
         shift="resolution (FLUX dynamic μ)",
     )
     if turbo:
-        guider = g.node("BasicGuider", (3 * COL, 400), model=model[0], conditioning=apply[0])
+        guider = g.node("BasicGuider", 3, model=model[0], conditioning=apply[0])
     else:
         guider = g.node(
             "CFGGuider",
-            (3 * COL, 400),
+            3,
             title="Guider (cfg 1 = off; 3.5 = alimama true CFG, 2× time)",
             model=model[0],
             positive=apply[0],
             negative=apply[1],
             cfg=1.0,
         )
+    g.group("Sampling", [noise, sampler, sigmas, guider], color="#a1309b")
     sample = g.node(
         "SamplerCustomAdvanced",
-        (4 * COL, 0),
+        4,
         noise=noise[0],
         guider=guider[0],
         sampler=sampler[0],
         sigmas=sigmas[0],
         latent_image=masked[0],
     )
-    decoded = g.node("VAEDecode", (4 * COL, 400), samples=sample[0], vae=vae[0])
-    stitched = g.node(
-        "FluxKitInpaintStitch", (4 * COL, 520), stitch=crop[2], image=decoded[0], colour_match=False
-    )
-    g.node("SaveImage", (5 * COL, 0), images=stitched[0], filename_prefix=f"FluxKit/inpaint_{steps}step")
-    g.group("Sampling", [noise, sampler, sigmas, guider, sample, decoded, stitched], color="#a1309b")
+    decoded = g.node("VAEDecode", 4, samples=sample[0], vae=vae[0])
+    stitched = g.node("FluxKitInpaintStitch", 4, stitch=crop[2], image=decoded[0], colour_match=False)
+    g.group("Generate, decode, paste back", [sample, decoded, stitched], color="#a1309b")
+    g.node("SaveImage", 5, images=stitched[0], filename_prefix=f"FluxKit/inpaint_{steps}step")
     g.note(
-        (0, 800),
         INPAINT_NOTE.format(
             steps=steps,
             turbo=", Turbo LoRA" if turbo else "",
@@ -158,46 +154,45 @@ def inpainting(steps: int, turbo: bool) -> Graph:
 def t2i_turbo_8step() -> Graph:
     """FLUX.1-dev + Turbo-Alpha LoRA, 8 euler steps, guidance 3.5, 1024²."""
     g = Graph(load_schemas())
-    unet = g.node("UNETLoader", (0, 0), unet_name=mf.FLUX_DEV, weight_dtype="default")
-    model = g.node("FluxKitLoraLoader", (0, 160), model=unet[0], lora_name=mf.TURBO_LORA, strength=1.0)
-    clip = _text_models(g, 0, 320)
-    vae = g.node("VAELoader", (0, 480), vae_name=mf.FLUX_VAE)
+    unet = g.node("UNETLoader", 0, unet_name=mf.FLUX_DEV, weight_dtype="default")
+    model = g.node("FluxKitLoraLoader", 0, model=unet[0], lora_name=mf.TURBO_LORA, strength=1.0)
+    clip = _text_models(g)
+    vae = g.node("VAELoader", 0, vae_name=mf.FLUX_VAE)
     g.group("Models", [unet, model, clip, vae])
     text = g.node(
         "CLIPTextEncode",
-        (COL, 0),
+        1,
         title="Prompt",
         text="a lighthouse on a cliff at dawn, photo",
         clip=clip[0],
     )
-    cond = g.node("FluxGuidance", (COL, 220), conditioning=text[0], guidance=3.5)
-    latent = g.node("EmptySD3LatentImage", (COL, 340), width=1024, height=1024, batch_size=1)
-    noise = g.node("RandomNoise", (2 * COL, 0), noise_seed=24)
-    sampler = g.node("KSamplerSelect", (2 * COL, 120), sampler_name="euler")
+    cond = g.node("FluxGuidance", 1, conditioning=text[0], guidance=3.5)
+    latent = g.node("EmptySD3LatentImage", 1, width=1024, height=1024, batch_size=1)
+    noise = g.node("RandomNoise", 2, noise_seed=24)
+    sampler = g.node("KSamplerSelect", 2, sampler_name="euler")
     sigmas = g.node(
         "FluxKitTurboScheduler",
-        (2 * COL, 220),
+        2,
         model=model[0],
         steps=8,
         width=1024,
         height=1024,
         shift="resolution (FLUX dynamic μ)",
     )
-    guider = g.node("BasicGuider", (2 * COL, 400), model=model[0], conditioning=cond[0])
+    guider = g.node("BasicGuider", 2, model=model[0], conditioning=cond[0])
     sample = g.node(
         "SamplerCustomAdvanced",
-        (3 * COL, 0),
+        3,
         noise=noise[0],
         guider=guider[0],
         sampler=sampler[0],
         sigmas=sigmas[0],
         latent_image=latent[0],
     )
-    decoded = g.node("VAEDecode", (3 * COL, 400), samples=sample[0], vae=vae[0])
-    g.node("SaveImage", (4 * COL, 0), images=decoded[0], filename_prefix="FluxKit/t2i_turbo")
+    decoded = g.node("VAEDecode", 3, samples=sample[0], vae=vae[0])
+    g.node("SaveImage", 4, images=decoded[0], filename_prefix="FluxKit/t2i_turbo")
     g.group("Sampling", [noise, sampler, sigmas, guider, sample, decoded], color="#a1309b")
     g.note(
-        (0, 640),
         "FLUX.1-dev text-to-image in 8 steps with alimama's FLUX.1-Turbo-Alpha LoRA.\n\n"
         f"MODELS: diffusion_models/{mf.FLUX_DEV}, loras/{mf.TURBO_LORA}, text_encoders/{mf.T5XXL} + {mf.CLIP_L}, "
         f"vae/{mf.FLUX_VAE}.\n\nSETTINGS: LoRA strength 1.0; guidance 3.5; euler; 8 steps; no CFG (BasicGuider). "
@@ -211,30 +206,29 @@ def t2i_turbo_8step() -> Graph:
 def dmd2_sdxl_4step() -> Graph:
     """SDXL base + DMD2 4-step LoRA at exactly t = 999, 749, 499, 249 with DMD2's denoise → renoise sampler."""
     g = Graph(load_schemas())
-    ckpt = g.node("CheckpointLoaderSimple", (0, 0), ckpt_name=mf.SDXL_BASE)
-    model = g.node("LoraLoaderModelOnly", (0, 160), model=ckpt[0], lora_name=mf.DMD2_LORA, strength_model=1.0)
+    ckpt = g.node("CheckpointLoaderSimple", 0, ckpt_name=mf.SDXL_BASE)
+    model = g.node("LoraLoaderModelOnly", 0, model=ckpt[0], lora_name=mf.DMD2_LORA, strength_model=1.0)
     text = g.node(
-        "CLIPTextEncode", (COL, 0), title="Prompt", text="a photo of a cat wearing a tiny hat", clip=ckpt[1]
+        "CLIPTextEncode", 1, title="Prompt", text="a photo of a cat wearing a tiny hat", clip=ckpt[1]
     )
-    latent = g.node("EmptyLatentImage", (COL, 240), width=1024, height=1024, batch_size=1)
-    noise = g.node("RandomNoise", (2 * COL, 0), noise_seed=24)
-    sampler = g.node("FluxKitDMD2Sampler", (2 * COL, 120), first_step_noise="unit (DMD2)")
-    sigmas = g.node("FluxKitDMD2Scheduler", (2 * COL, 240), model=model[0], preset="4-step 999,749,499,249")
-    guider = g.node("BasicGuider", (2 * COL, 420), model=model[0], conditioning=text[0])
+    latent = g.node("EmptyLatentImage", 1, width=1024, height=1024, batch_size=1)
+    noise = g.node("RandomNoise", 2, noise_seed=24)
+    sampler = g.node("FluxKitDMD2Sampler", 2, first_step_noise="unit (DMD2)")
+    sigmas = g.node("FluxKitDMD2Scheduler", 2, model=model[0], preset="4-step 999,749,499,249")
+    guider = g.node("BasicGuider", 2, model=model[0], conditioning=text[0])
     sample = g.node(
         "SamplerCustomAdvanced",
-        (3 * COL, 0),
+        3,
         noise=noise[0],
         guider=guider[0],
         sampler=sampler[0],
         sigmas=sigmas[0],
         latent_image=latent[0],
     )
-    decoded = g.node("VAEDecode", (3 * COL, 400), samples=sample[0], vae=ckpt[2])
-    g.node("SaveImage", (4 * COL, 0), images=decoded[0], filename_prefix="FluxKit/dmd2_sdxl")
+    decoded = g.node("VAEDecode", 3, samples=sample[0], vae=ckpt[2])
+    g.node("SaveImage", 4, images=decoded[0], filename_prefix="FluxKit/dmd2_sdxl")
     g.group("DMD2 sampling", [noise, sampler, sigmas, guider, sample, decoded], color="#a1309b")
     g.note(
-        (0, 560),
         "SDXL in 4 steps with DMD2 (tianweiy/DMD2).\n\n"
         f"MODELS: checkpoints/{mf.SDXL_BASE}; loras/{mf.DMD2_LORA} at 1.0 (or load dmd2_sdxl_4step_unet_fp16 "
         "as the model and drop the LoRA).\n\nSETTINGS: no CFG (BasicGuider: DMD2 is distilled with the teacher's "

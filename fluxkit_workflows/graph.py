@@ -1,9 +1,9 @@
 """A small builder for ComfyUI UI-format workflows (format version 0.4), so workflows are written once as code.
 
     g = Graph(schemas)
-    unet = g.node("UNETLoader", (0, 0), unet_name="flux1-dev.safetensors", weight_dtype="default")
-    lora = g.node("FluxKitLoraLoader", (300, 0), model=unet[0], lora_name="FLUX.1-Turbo-Alpha.safetensors", strength=1.0)
-    g.note((0, -200), "How to use this workflow …")
+    unet = g.node("UNETLoader", 0, unet_name="flux1-dev.safetensors", weight_dtype="default")
+    lora = g.node("FluxKitLoraLoader", 0, model=unet[0], lora_name="FLUX.1-Turbo-Alpha.safetensors", strength=1.0)
+    g.note("How to use this workflow …")
     g.group("Models", [unet, lora])
     ui_json = g.to_ui()
 
@@ -19,9 +19,17 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from .schemas import extra_widget_values, input_specs, is_widget, socket_type
+from .schemas import combo_choices, extra_widget_values, input_specs, is_widget, socket_type, widget_options
 
-NODE_W, NODE_H = 320, 130
+NODE_W = 320
+COLUMN_W, NODE_GAP = 380, 40
+TITLE_H, SLOT_H, WIDGET_H, TEXT_H = 30, 22, 24, 100
+
+
+def node_height(n_sockets: int, widget_specs: list[list]) -> int:
+    """Roughly what the graph editor draws: title, socket rows, one row per widget (multiline text is taller)."""
+    widgets = sum(TEXT_H if (s[1] if len(s) > 1 else {}).get("multiline") else WIDGET_H for s in widget_specs)
+    return TITLE_H + SLOT_H * n_sockets + widgets + 10
 
 
 @dataclass(frozen=True)
@@ -46,11 +54,13 @@ class Graph:
     links: list[list] = field(default_factory=list)
     groups: list[dict] = field(default_factory=list)
     api: dict[str, dict] = field(default_factory=dict)
+    column_bottom: dict[int, float] = field(default_factory=dict)
 
-    def node(self, type_: str, pos: tuple[float, float], title: str | None = None, **values) -> NodeRef:
+    def node(self, type_: str, column: int, title: str | None = None, gap: float = 0, **values) -> NodeRef:
+        """Add a node at the bottom of `column` (columns are COLUMN_W apart; `gap` adds extra space above it)."""
         schema = self.schemas[type_]
         nid = len(self.nodes) + 1
-        inputs, widgets, api_inputs = [], [], {}
+        inputs, widgets, api_inputs, widget_specs = [], [], {}, []
         for name, spec, _required in input_specs(schema):
             value = values.pop(name, None)
             if isinstance(value, Out):
@@ -63,7 +73,10 @@ class Graph:
                 inputs.append(entry)
             elif is_widget(spec):
                 if value is None:
-                    value = spec[1].get("default") if len(spec) > 1 and isinstance(spec[1], dict) else None
+                    value = widget_options(spec).get("default")
+                if value is None and combo_choices(spec):
+                    value = combo_choices(spec)[0]  # what the editor shows for a combo without a default
+                widget_specs.append(spec)
                 widgets.append(value)
                 widgets += ["fixed"] * extra_widget_values(spec)
                 if value is not None:
@@ -76,11 +89,15 @@ class Graph:
             {"name": name, "type": kind, "links": [], "slot_index": i}
             for i, (name, kind) in enumerate(zip(schema["output_name"], schema["output"]))
         ]
+        y = self.column_bottom.get(column, 0) + gap
+        height = node_height(max(len(inputs), len(outputs)), widget_specs)
+        self.column_bottom[column] = y + height + NODE_GAP
+        pos = (column * COLUMN_W, y)
         node = {
             "id": nid,
             "type": type_,
             "pos": list(pos),
-            "size": [NODE_W, NODE_H],
+            "size": [NODE_W, height],
             "flags": {},
             "order": nid - 1,
             "mode": 0,
@@ -107,8 +124,10 @@ class Graph:
         self.links.append([link_id, src.node, src.slot, dst, dst_slot, kind])
         return link_id
 
-    def note(self, pos: tuple[float, float], text: str, size: tuple[int, int] = (520, 360)) -> None:
+    def note(self, text: str, size: tuple[int, int] = (760, 360)) -> None:
+        """A note below everything else, at the left."""
         nid = len(self.nodes) + 1
+        pos = (0, max(self.column_bottom.values(), default=0) + 60)
         self.nodes.append(
             {
                 "id": nid,
@@ -154,6 +173,6 @@ class Graph:
             "links": self.links,
             "groups": self.groups,
             "config": {},
-            "extra": {"ds": {"scale": 0.8, "offset": [40, 40]}},
+            "extra": {"ds": {"scale": 0.8, "offset": [40, 110]}},
             "version": 0.4,
         }

@@ -61,3 +61,28 @@ def thin_models() -> dict[str, str]:
     from fluxkit_workflows.thin_set import ensure_thin_set
 
     return ensure_thin_set()
+
+
+E2E_SIZE = (200, 152)  # the e2e test image: deliberately not multiples of 16
+
+
+@pytest.fixture(scope="session")
+def comfy_server(thin_models, tmp_path_factory):
+    """A real ComfyUI started as a headless server on a free 127.0.0.1 port, FluxKit linked into its custom_nodes,
+    the thin set under the published file names, test images in its input folder. Skips where no ComfyUI is found."""
+    from fluxkit_workflows.comfy_server import ComfyServer
+    from fluxkit_workflows.run_demo import demo_image
+    from fluxkit_workflows.thin_set import link_into_models
+
+    comfyui = comfy_harness.find_comfyui()
+    if comfyui is None:
+        pytest.skip("no ComfyUI checkout: set COMFYUI_PATH or put one at ~/ComfyUI (see README, 'Tests')")
+    base = tmp_path_factory.mktemp("comfy-base")
+    link_into_models(base / "models", thin_models)
+    # a file in the wrong folder, for the bad-prompt tests: a LoRA is not an inpainting ControlNet
+    (base / "models" / "controlnet" / "not-a-controlnet.safetensors").symlink_to(thin_models["lora"])
+    (base / "input").mkdir(parents=True, exist_ok=True)
+    demo_image(base / "input" / "fluxkit_e2e.png", *E2E_SIZE)
+    demo_image(base / "input" / "fluxkit_other_size.png", 96, 64)
+    with ComfyServer(comfyui, base) as server:
+        yield server

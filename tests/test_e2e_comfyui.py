@@ -15,13 +15,12 @@ from PIL import Image
 
 from fluxkit_workflows import build
 from fluxkit_workflows.comfy_client import PromptFailed, PromptRejected, fetch_outputs, run_prompt
-from fluxkit_workflows.comfy_env import find_comfyui
-from fluxkit_workflows.comfy_server import ComfyServer
-from fluxkit_workflows.run_demo import demo_image, set_inputs, thin_variant
-from fluxkit_workflows.thin_set import PROMPT_FILE, link_into_models
+from fluxkit_workflows.run_demo import set_inputs, thin_variant
+from fluxkit_workflows.thin_set import PROMPT_FILE
 
 pytestmark = pytest.mark.comfyui
-SIZE = (200, 152)  # deliberately not multiples of 16
+from conftest import E2E_SIZE as SIZE  # noqa: E402
+
 RESOLUTION = 128
 # Fewer steps than shipped where the step count is not what the test is about (CPU time); stated per workflow.
 STEP_OVERRIDES = {"inpainting_28step": 3, "t2i_turbo_8step": 4}
@@ -29,19 +28,8 @@ FLUX_WORKFLOWS = ["inpainting_turbo_8step", "inpainting_28step", "t2i_turbo_8ste
 
 
 @pytest.fixture(scope="module")
-def server(thin_models, tmp_path_factory):
-    comfyui = find_comfyui()
-    if comfyui is None:
-        pytest.skip("no ComfyUI checkout: set COMFYUI_PATH or put one at ~/ComfyUI (see README, 'Tests')")
-    base = tmp_path_factory.mktemp("comfy-base")
-    link_into_models(base / "models", thin_models)
-    # a file in the wrong folder, for the bad-prompt test: a LoRA is not an inpainting ControlNet
-    (base / "models" / "controlnet" / "not-a-controlnet.safetensors").symlink_to(thin_models["lora"])
-    (base / "input").mkdir(parents=True, exist_ok=True)
-    demo_image(base / "input" / "fluxkit_e2e.png", *SIZE)
-    demo_image(base / "input" / "fluxkit_other_size.png", 96, 64)
-    with ComfyServer(comfyui, base) as srv:
-        yield srv
+def server(comfy_server):
+    return comfy_server
 
 
 def prepared(name: str, seed: int = 24) -> dict:
