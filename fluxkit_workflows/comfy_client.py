@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -65,8 +66,21 @@ async def queue_prompt(session: aiohttp.ClientSession, url: str, prompt: dict, c
         return body["prompt_id"]
 
 
-async def run_prompt(url: str, prompt: dict, timeout_s: float = 1800) -> PromptResult:
-    """Queue `prompt`, wait over /ws until it succeeds or fails, and return timings plus /history outputs."""
+def progress_bar(node: str, value: int, total: int, width: int = 30) -> None:
+    """Default progress display: one updating line on stderr per prompt."""
+    filled = int(width * value / max(total, 1))
+    end = "\n" if value >= total else ""
+    print(
+        f"\r  node {node:>4} [{'#' * filled}{'.' * (width - filled)}] {value}/{total}",
+        end=end,
+        file=sys.stderr,
+    )
+
+
+async def run_prompt(url: str, prompt: dict, timeout_s: float = 1800, on_progress=None) -> PromptResult:
+    """Queue `prompt`, wait over /ws until it succeeds or fails, and return timings plus /history outputs.
+
+    `on_progress(node_id, value, max)` is called for every progress event (e.g. `progress_bar`)."""
     client_id = uuid.uuid4().hex
     async with aiohttp.ClientSession() as session:
         async with session.ws_connect(f"{url}/ws?clientId={client_id}", max_msg_size=0) as ws:
@@ -93,6 +107,10 @@ async def run_prompt(url: str, prompt: dict, timeout_s: float = 1800) -> PromptR
                         result.cached += [str(n) for n in data.get("nodes", [])]
                     elif kind == "progress":
                         result.progress_events += 1
+                        if on_progress is not None:
+                            on_progress(
+                                str(data.get("node")), int(data.get("value", 0)), int(data.get("max", 0))
+                            )
                     elif kind == "execution_error":
                         raise PromptFailed(
                             f"node {data.get('node_id')} ({data.get('node_type')}) failed: "
