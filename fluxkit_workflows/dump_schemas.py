@@ -1,9 +1,13 @@
-"""Write FluxKit's node schemas (`/object_info` format) to `fluxkit_object_info.json`, from a real ComfyUI.
+"""Write the node schemas (`/object_info` format) that offline workflow validation needs:
 
-    python -m fluxkit_workflows.dump_schemas      # needs ComfyUI at $COMFYUI_PATH or ~/ComfyUI
+    python -m fluxkit_workflows.dump_schemas          # FluxKit's, from a real ComfyUI → fluxkit_object_info.json
+    python -m fluxkit_workflows.dump_schemas --core   # core nodes the workflows use → core_schemas.json
 
-The file lets workflows be validated offline (CI without ComfyUI); a test keeps it equal to the live schemas.
-Model-file choice lists are emptied, as in ComfyUI's own dump without model files.
+FluxKit's come from a live ComfyUI at $COMFYUI_PATH or ~/ComfyUI; model-file choice lists are emptied, as in
+ComfyUI's own dump without model files, and `python_module` (it names the checkout folder) is dropped. The core
+subset is the interface part only (types, defaults, ranges, choices, widget order, outputs; no tooltips or
+descriptions) of the ComfyUI 0.3.64 dump in ../shared/comfyui/object_info.json, or of a live ComfyUI, so that CI
+can validate without either. Tests keep both files equal to their sources where those are present.
 """
 
 from __future__ import annotations
@@ -11,9 +15,32 @@ from __future__ import annotations
 import json
 import sys
 
-from .schemas import FLUXKIT_SCHEMAS
+from .schemas import CORE_SUBSET, FLUXKIT_SCHEMAS
 
 FILE_LIST_INPUTS = {"control_net_name", "lora_name", "conditioning_name"}
+# Core node types FluxKit's workflows (and its tests' variants of them) use.
+CORE_NODES = sorted({
+    "UNETLoader", "VAELoader", "DualCLIPLoader", "CLIPTextEncode", "FluxGuidance", "ConditioningZeroOut",
+    "LoadImage", "LoadImageMask", "VAEEncode", "VAEDecode", "SetLatentNoiseMask", "RandomNoise", "KSamplerSelect",
+    "BasicGuider", "CFGGuider", "SamplerCustomAdvanced", "SaveImage", "PreviewImage", "EmptySD3LatentImage",
+    "EmptyLatentImage", "CheckpointLoaderSimple", "LoraLoaderModelOnly", "BasicScheduler",
+    "ControlNetLoader", "ControlNetInpaintingAliMamaApply",
+})  # fmt: skip
+DROPPED_KEYS = ("description", "output_tooltips", "python_module")
+
+
+def interface_only(schema: dict) -> dict:
+    """A schema without prose: tooltips, descriptions and the module path removed."""
+    out = {k: v for k, v in json.loads(json.dumps(schema)).items() if k not in DROPPED_KEYS}
+    for section in out.get("input", {}).values():
+        for spec in section.values():
+            if len(spec) > 1 and isinstance(spec[1], dict):
+                spec[1].pop("tooltip", None)
+    return out
+
+
+def core_subset(all_schemas: dict[str, dict]) -> dict[str, dict]:
+    return {name: interface_only(all_schemas[name]) for name in CORE_NODES}
 
 
 def live_schemas(env) -> dict[str, dict]:
@@ -28,13 +55,27 @@ def live_schemas(env) -> dict[str, dict]:
                         spec[0] = []
                     else:
                         spec[1]["options"] = []
+        info.pop("python_module", None)
         out[node_id] = info
     return out
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     from . import comfy_env
+    from .schemas import core_schema_path
 
+    if "--core" in (argv if argv is not None else sys.argv[1:]):
+        source = core_schema_path()
+        if source is None:
+            print(
+                "no object_info.json: set FLUXKIT_OBJECT_INFO or provide ../shared/comfyui/", file=sys.stderr
+            )
+            return 2
+        CORE_SUBSET.write_text(
+            json.dumps(core_subset(json.loads(source.read_text())), indent=1, sort_keys=True) + "\n"
+        )
+        print(f"wrote {len(CORE_NODES)} core schemas from {source} to {CORE_SUBSET}")
+        return 0
     path = comfy_env.find_comfyui()
     if path is None:
         print("no ComfyUI found: set COMFYUI_PATH or put a checkout at ~/ComfyUI", file=sys.stderr)

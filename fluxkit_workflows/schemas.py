@@ -1,8 +1,9 @@
 """Node schemas in ComfyUI's `/object_info` format: core nodes from a real ComfyUI's dump, FluxKit's from the pack.
 
-Core schemas come from `$FLUXKIT_OBJECT_INFO` or `../shared/comfyui/object_info.json` (ComfyUI 0.3.64, not committed
-here). FluxKit's own are dumped from a live ComfyUI into `fluxkit_object_info.json` by `python -m
-fluxkit_workflows.build` (a test keeps the file equal to the live schemas).
+Core schemas come from `$FLUXKIT_OBJECT_INFO` or `../shared/comfyui/object_info.json` (a real ComfyUI 0.3.64's
+dump) when present, else from `core_schemas.json`, the interface-only subset of it for the nodes FluxKit's
+workflows use. FluxKit's own are dumped from a live ComfyUI into `fluxkit_object_info.json`. Both committed files
+are written by `python -m fluxkit_workflows.dump_schemas` and kept equal to their sources by tests.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 FLUXKIT_SCHEMAS = HERE / "fluxkit_object_info.json"
+CORE_SUBSET = HERE / "core_schemas.json"
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 
 
@@ -25,11 +27,10 @@ def core_schema_path() -> Path | None:
 
 
 def load_schemas() -> dict[str, dict]:
-    """All known node schemas: core (when the dump is available) plus FluxKit's."""
+    """All known node schemas: core (the full dump when available, else the committed subset) plus FluxKit's."""
     schemas: dict[str, dict] = {}
     core = core_schema_path()
-    if core is not None:
-        schemas.update(json.loads(core.read_text()))
+    schemas.update(json.loads((core or CORE_SUBSET).read_text()))
     schemas.update(json.loads(FLUXKIT_SCHEMAS.read_text()))
     return schemas
 

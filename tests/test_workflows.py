@@ -20,9 +20,26 @@ NAMES = sorted(WORKFLOWS)
 
 @pytest.fixture(scope="module")
 def schemas() -> dict:
-    if core_schema_path() is None:
-        pytest.skip("no ComfyUI object_info.json (../shared/comfyui or $FLUXKIT_OBJECT_INFO)")
     return load_schemas()
+
+
+def test_core_subset_matches_the_comfyui_dump():
+    from fluxkit_workflows.dump_schemas import core_subset
+    from fluxkit_workflows.schemas import CORE_SUBSET
+
+    source = core_schema_path()
+    if source is None:
+        pytest.skip("no ComfyUI 0.3.64 object_info.json here (../shared/comfyui or $FLUXKIT_OBJECT_INFO)")
+    committed = json.loads(CORE_SUBSET.read_text())
+    assert committed == core_subset(json.loads(source.read_text())), "run dump_schemas --core"
+
+
+def test_core_subset_has_every_core_node_the_workflows_use():
+    from fluxkit_workflows.schemas import CORE_SUBSET
+
+    subset = json.loads(CORE_SUBSET.read_text())
+    used = {n["class_type"] for name in NAMES for n in _load("api", name).values()}
+    assert {t for t in used if not t.startswith("FluxKit")} <= set(subset)
 
 
 def _load(kind: str, name: str) -> dict:
