@@ -8,7 +8,8 @@ WORKFLOW is a name in `workflows/api/` or a path to an API-format JSON. `--set N
 `NODE.INPUT=VALUE` with NODE a node id, title or type (case-insensitive), or one of the short names: prompt (the node
 titled "Prompt"), seed, steps, image, mask. VALUE is JSON when it parses as JSON, else a string.
 `--mask` is a greyscale picture, white = repaint; it is uploaded through /upload/mask as the image's alpha, exactly
-as ComfyUI's mask editor does. Outputs are written under safe names. A rejected prompt exits 1 with ComfyUI's own
+as ComfyUI's mask editor does. With `$FLUXKIT_TOKEN` set, requests carry it as a bearer token (a ComfyUI behind
+`fluxkit_tools.launch`'s proxy). Outputs are written under safe names. A rejected prompt exits 1 with ComfyUI's own
 validation text.
 
 Batch: `--inputs` is a folder of images (a mask for `photo.png` is `masks/photo.png` beside them, optional) or a
@@ -35,6 +36,7 @@ from fluxkit_workflows.comfy_client import (
     PromptFailed,
     PromptRejected,
     fetch_outputs,
+    open_session,
     progress_bar,
     run_prompt,
     safe_file_name,
@@ -139,7 +141,7 @@ async def prepare(url: str, api: dict, overrides: dict, image: Path | None, mask
     for name, value in overrides.items():
         apply_override(api, name, value)
     if image is not None:
-        async with aiohttp.ClientSession() as session:
+        async with open_session() as session:
             name = await upload_image(session, url, image)
             if mask is not None:
                 name = await upload_mask(session, url, mask, name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import sys
 import time
@@ -38,6 +39,13 @@ class PromptResult:
     progress_events: int = 0
     wall_s: float = 0.0
     outputs: dict = field(default_factory=dict)
+
+
+def open_session() -> aiohttp.ClientSession:
+    """A session for talking to ComfyUI; sends `Authorization: Bearer $FLUXKIT_TOKEN` when that is set (a ComfyUI
+    behind FluxKit's token proxy, e.g. a notebook's tunnel URL)."""
+    token = os.environ.get("FLUXKIT_TOKEN")
+    return aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"} if token else None)
 
 
 def safe_file_name(name: str) -> str:
@@ -82,7 +90,7 @@ async def run_prompt(url: str, prompt: dict, timeout_s: float = 1800, on_progres
 
     `on_progress(node_id, value, max)` is called for every progress event (e.g. `progress_bar`)."""
     client_id = uuid.uuid4().hex
-    async with aiohttp.ClientSession() as session:
+    async with open_session() as session:
         async with session.ws_connect(f"{url}/ws?clientId={client_id}", max_msg_size=0) as ws:
             t0 = time.perf_counter()
             prompt_id = await queue_prompt(session, url, prompt, client_id)
@@ -140,7 +148,7 @@ async def fetch_outputs(url: str, result: PromptResult, out_dir: Path) -> list[P
     """Download every output image of `result` into `out_dir` under safe names; returns the written paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    async with aiohttp.ClientSession() as session:
+    async with open_session() as session:
         for images in (o.get("images", []) for o in result.outputs.values()):
             for image in images:
                 if image.get("type") != "output":

@@ -40,23 +40,43 @@ def prepare_base_dir(base_dir: Path) -> None:
 
 class ComfyServer:
     def __init__(
-        self, comfyui: Path, base_dir: Path, extra_args: list[str] | None = None, timeout_s: float = 180
+        self,
+        comfyui: Path,
+        base_dir: Path | None,
+        extra_args: list[str] | None = None,
+        timeout_s: float = 180,
+        cpu: bool = True,
+        port: int | None = None,
+        log_path: Path | None = None,
     ):
+        """`base_dir`: a private models/input/output tree with FluxKit linked in (tests, demo), or None to use
+        the ComfyUI checkout's own folders (launcher). `cpu`: pass --cpu (no GPU on test machines)."""
         self.comfyui = Path(comfyui)
-        self.base_dir = Path(base_dir)
+        self.base_dir = Path(base_dir) if base_dir is not None else None
         self.extra_args = extra_args or []
         self.timeout_s = timeout_s
-        self.port = free_port()
+        self.cpu = cpu
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
-        self.log_path = self.base_dir / "comfyui.log"
+        self.log_path = Path(log_path) if log_path else (self.base_dir or self.comfyui) / "comfyui.log"
 
     def start(self) -> ComfyServer:
-        prepare_base_dir(self.base_dir)
         cmd = [
-            sys.executable, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
-            "--disable-auto-launch", "--base-directory", str(self.base_dir), *self.extra_args,
-        ]  # fmt: skip
+            sys.executable,
+            "main.py",
+            "--listen",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--disable-auto-launch",
+        ]
+        if self.cpu:
+            cmd.append("--cpu")
+        if self.base_dir is not None:
+            prepare_base_dir(self.base_dir)
+            cmd += ["--base-directory", str(self.base_dir)]
+        cmd += self.extra_args
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
