@@ -71,3 +71,22 @@ def prepare(
     m = as_batch(mask, where)
     hole = grow(binarize(m) if binary else m, grow_px)
     return hole, feather(hole, feather_px)
+
+
+def mask_overlay(
+    image: torch.Tensor,
+    mask: torch.Tensor,
+    colour: tuple[float, float, float] = (1.0, 0.1, 0.1),
+    opacity: float = 0.5,
+) -> torch.Tensor:
+    """A preview of what will be repainted: `image` [B, H, W, 3] in 0…1 tinted with `colour` where `mask`
+    ([B, H, W] or [H, W], 1 = repaint; batches broadcast) is set. Returns a new tensor; the inputs are untouched."""
+    if mask.dim() == 2:
+        mask = mask[None]
+    if mask.shape[-2:] != image.shape[1:3]:
+        mask = torch.nn.functional.interpolate(mask[:, None].float(), size=image.shape[1:3], mode="nearest")[
+            :, 0
+        ]
+    weight = (mask.clamp(0, 1) * opacity)[..., None].to(image)
+    tint = torch.tensor(colour, dtype=image.dtype, device=image.device)
+    return image * (1 - weight) + tint * weight

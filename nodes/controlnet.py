@@ -10,11 +10,12 @@ import comfy.model_patcher
 import comfy.ops
 import folder_paths
 import torch
-from comfy_api.latest import io
+from comfy_api.latest import io, ui
 
 from ..flux_core.control_input import broadcast_pair, normalize_mask
 from ..flux_core.controlnet_model import load_inpaint_controlnet
 from ..flux_core.errors import FluxKitError
+from ..flux_core.inpaint_mask import mask_overlay
 from ..flux_core.safetensors_io import read_safetensors_header
 from . import comfy_types as t
 from .inpaint_control import FluxKitInpaintControl
@@ -157,8 +158,9 @@ class FluxKitInpaintControlNetApply(io.ComfyNode):
         broadcast_pair(
             image, normalize_mask(mask), where
         )  # validate sizes/batches here, where the user looks
+        preview = ui.PreviewImage(mask_overlay(image, normalize_mask(mask)), cls=cls)  # what gets repainted
         if strength == 0:
-            return io.NodeOutput(positive, negative)
+            return io.NodeOutput(positive, negative, ui=preview)
         binarize = mask_mode == MASK_MODES[0]
         controls: dict = {}
         outs = []
@@ -176,7 +178,7 @@ class FluxKitInpaintControlNetApply(io.ComfyNode):
                 opts["control_apply_to_uncond"] = False
                 new.append([emb, opts])
             outs.append(new)
-        return io.NodeOutput(outs[0], outs[1])
+        return io.NodeOutput(outs[0], outs[1], ui=preview)
 
 
 NODES = [FluxKitInpaintControlNetLoader, FluxKitInpaintControlNetApply]

@@ -42,6 +42,7 @@ class FluxKitTurboScheduler(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="FluxKitTurboScheduler",
+            is_output_node=True,  # queue it alone to preview the schedule (plotted on the node by js/)
             display_name="FluxKit Turbo Scheduler (FLUX few-step)",
             category=CATEGORY,
             description=(
@@ -95,6 +96,7 @@ class FluxKitDMD2Scheduler(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="FluxKitDMD2Scheduler",
+            is_output_node=True,  # queue it alone to preview the schedule (plotted on the node by js/)
             display_name="FluxKit DMD2 Scheduler (exact timesteps)",
             category=CATEGORY,
             description=(

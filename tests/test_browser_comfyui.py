@@ -92,3 +92,32 @@ def test_drop_workflow_loads_with_no_missing_node(page, name):
 def test_no_fluxkit_request_failed(page):
     # Core frontend requests for absent user settings 404 on a fresh server; none of FluxKit's own may.
     assert [u for u in page.failed_urls if "fluxkit" in u.lower()] == []
+
+
+def test_extension_loads_and_plots_sigmas(page, comfy_server):
+    from fluxkit_workflows import model_files
+    from fluxkit_workflows.graph import Graph
+    from fluxkit_workflows.schemas import load_schemas
+
+    assert page.evaluate("() => window.app.extensions.some((e) => e.name === 'FluxKit.SigmaPlot')")
+    g = Graph(load_schemas())
+    unet = g.node("UNETLoader", 0, unet_name=model_files.FLUX_DEV, weight_dtype="default")
+    g.node("FluxKitTurboScheduler", 1, model=unet[0], steps=8, width=1024, height=1024)
+    page.evaluate("async (wf) => { await window.app.loadGraphData(wf); }", g.to_ui("sigma_preview"))
+    page.evaluate("async () => { await window.app.queuePrompt(0, 1); }")
+    page.wait_for_selector("canvas.fluxkit-sigma-plot", timeout=120_000)
+    sigmas = json.loads(page.get_attribute("canvas.fluxkit-sigma-plot", "data-sigmas"))
+    page.screenshot(path=str(ARTIFACTS / "sigma_plot.png"))
+    assert len(sigmas) == 9 and sigmas[0] == 1.0 and sigmas[-1] == 0.0
+    assert all(a > b for a, b in zip(sigmas, sigmas[1:]))
+    assert [e for e in page.console_errors if "fluxkit" in e.lower()] == []
+
+
+def test_node_help_pages_are_served(comfy_server):
+    import urllib.request
+
+    schemas = json.loads((build.REPO / "fluxkit_workflows" / "fluxkit_object_info.json").read_text())
+    for node_id in schemas:
+        url = f"{comfy_server.url}/extensions/ComfyUI-FluxKit/docs/{node_id}.md"
+        with urllib.request.urlopen(url) as r:
+            assert r.status == 200 and r.read().decode().startswith("# ")

@@ -67,6 +67,11 @@ def test_workflow_runs(server, name, tmp_path):
     print(
         f"{name}: wall {result.wall_s:.1f} s, sampler {result.node_seconds.get(sampler_id, 0):.1f} s / {steps} steps"
     )
+    if name.startswith("inpainting"):  # the apply node previews the hole over the image
+        apply_id = next(
+            k for k, v in prepared(name).items() if v["class_type"] == "FluxKitInpaintControlNetApply"
+        )
+        assert [i["type"] for i in result.outputs[apply_id]["images"]] == ["temp"]
     assert fluxkit_problems(server.log_text()) == []
     assert server.alive()
 

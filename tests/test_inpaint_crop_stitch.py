@@ -134,3 +134,20 @@ def test_colour_match_moves_region_statistics_to_the_ring():
 def test_lab_round_trip():
     rgb = torch.rand(1000, 3)
     assert (lab_to_rgb(rgb_to_lab(rgb)) - rgb).abs().max() < 1e-4
+
+
+def test_mask_overlay_tints_only_the_hole_and_keeps_inputs():
+    from flux_core.inpaint_mask import mask_overlay
+
+    image = torch.rand(2, 6, 5, 3)
+    mask = torch.zeros(6, 5)
+    mask[1:3, 2:4] = 1
+    before = image.clone()
+    out = mask_overlay(image, mask, colour=(1.0, 0.0, 0.0), opacity=0.5)
+    assert torch.equal(image, before) and out.shape == image.shape
+    hole = mask.bool()
+    assert torch.equal(out[:, ~hole], image[:, ~hole])
+    expected = image[:, hole] * 0.5 + torch.tensor([0.5, 0.0, 0.0])
+    assert torch.allclose(out[:, hole], expected)
+    small = mask_overlay(image, mask[None, ::2, ::2].clone())  # a mask of another size is resized (nearest)
+    assert small.shape == image.shape
