@@ -17,7 +17,14 @@ import sys
 
 from .schemas import CORE_SUBSET, FLUXKIT_SCHEMAS
 
-FILE_LIST_INPUTS = {"control_net_name", "lora_name", "conditioning_name"}
+FILE_LIST_INPUTS = {
+    "control_net_name",
+    "lora_name",
+    "conditioning_name",
+    "model_folder",
+    "connector_name",
+    "t5_embedder_name",
+}
 # Core node types FluxKit's workflows (and its tests' variants of them) use.
 CORE_NODES = sorted({
     "UNETLoader", "VAELoader", "DualCLIPLoader", "CLIPTextEncode", "FluxGuidance", "ConditioningZeroOut",
@@ -50,11 +57,14 @@ def live_schemas(env) -> dict[str, dict]:
         info = json.loads(json.dumps(env.nodes.NODE_CLASS_MAPPINGS[node_id].GET_NODE_INFO_V1()))
         for section in info.get("input", {}).values():
             for name, spec in section.items():
-                if name in FILE_LIST_INPUTS:
+                if name in FILE_LIST_INPUTS:  # keep fixed entries such as "none (image only)"
+                    fixed = [
+                        o for o in (spec[0] if isinstance(spec[0], list) else spec[1]["options"]) if " " in o
+                    ]
                     if isinstance(spec[0], list):
-                        spec[0] = []
+                        spec[0] = fixed
                     else:
-                        spec[1]["options"] = []
+                        spec[1]["options"] = fixed
         info.pop("python_module", None)
         out[node_id] = info
     return out

@@ -17,6 +17,9 @@ INPAINT_CN_ALPHA = (
 TURBO_LORA = "FLUX.1-Turbo-Alpha.safetensors"  # alimama-creative/FLUX.1-Turbo-Alpha → models/loras
 SDXL_BASE = "sd_xl_base_1.0.safetensors"  # stabilityai/stable-diffusion-xl-base-1.0 → models/checkpoints
 DMD2_LORA = "dmd2_sdxl_4step_lora_fp16.safetensors"  # tianweiy/DMD2 → models/loras
+QWEN2VL_FOLDER = "Qwen2-VL-7B-Instruct"  # Qwen/Qwen2-VL-7B-Instruct, a folder → models/qwen2vl/
+QWEN_CONNECTOR = "connector.pt"  # Djrango/Qwen2vl-Flux qwen2-vl/connector.pt → models/qwen2vl_flux
+QWEN_T5_EMBEDDER = "t5_embedder.pt"  # Djrango/Qwen2vl-Flux qwen2-vl/t5_embedder.pt → models/qwen2vl_flux
 
 FOLDERS = {
     FLUX_DEV: "diffusion_models",
@@ -28,4 +31,6 @@ FOLDERS = {
     TURBO_LORA: "loras",
     SDXL_BASE: "checkpoints",
     DMD2_LORA: "loras",
+    QWEN_CONNECTOR: "qwen2vl_flux",
+    QWEN_T5_EMBEDDER: "qwen2vl_flux",
 }

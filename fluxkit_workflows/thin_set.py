@@ -9,6 +9,7 @@ comes from a saved-conditioning file (FluxKit Load Conditioning), the same featu
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import torch
@@ -37,12 +38,34 @@ def write_thin_prompt(path: str, tokens: int = 16, seed: int = 0) -> str:
     return path
 
 
+def _tiny_qwen(path: str) -> str:
+    from .thin_qwen2vl import write_tiny_qwen2vl
+
+    write_tiny_qwen2vl(Path(path))
+    return path
+
+
+def _connector(path: str) -> str:
+    from .thin_qwen2vl import write_connector
+
+    return str(write_connector(Path(path)))
+
+
+def _t5_embedder(path: str) -> str:
+    from .thin_qwen2vl import write_t5_embedder
+
+    return str(write_t5_embedder(Path(path)))
+
+
 GENERATORS = {
     "flux": ("flux1-dev-thin.safetensors", tm.write_thin_flux),
     "vae": ("ae-thin.safetensors", tm.write_thin_vae),
     "controlnet": ("alimama-inpaint-cn-thin.safetensors", tm.write_thin_inpaint_controlnet),
     "lora": ("turbo-thin-r4-s0.safetensors", tm.write_thin_turbo_lora),
     "conditioning": (PROMPT_FILE, write_thin_prompt),
+    "qwen2vl": ("tiny-qwen2vl", _tiny_qwen),  # a folder
+    "qwen_connector": ("qwen2vl-flux-connector-tiny.pt", _connector),
+    "qwen_t5_embedder": ("qwen2vl-flux-t5_embedder.pt", _t5_embedder),
 }
 # Where each thin file stands in for a published file: (ComfyUI folder, published name).
 STANDS_FOR = {
@@ -51,6 +74,9 @@ STANDS_FOR = {
     "controlnet": ("controlnet", mf.INPAINT_CN_BETA),
     "lora": ("loras", mf.TURBO_LORA),
     "conditioning": ("fluxkit_conditioning", PROMPT_FILE),
+    "qwen2vl": ("qwen2vl", mf.QWEN2VL_FOLDER),
+    "qwen_connector": ("qwen2vl_flux", mf.QWEN_CONNECTOR),
+    "qwen_t5_embedder": ("qwen2vl_flux", mf.QWEN_T5_EMBEDDER),
 }
 
 
@@ -61,8 +87,10 @@ def ensure_thin_set(root: Path | None = None) -> dict[str, str]:
     out = {}
     for name, (file_name, write) in GENERATORS.items():
         path = root / file_name
-        if not path.is_file():
-            tmp = path.with_suffix(".partial")
+        if not path.exists():
+            tmp = path.with_name(path.name + ".partial")
+            if tmp.is_dir():
+                shutil.rmtree(tmp)
             write(str(tmp))
             tmp.replace(path)
         out[name] = str(path)
@@ -76,4 +104,4 @@ def link_into_models(models_dir: Path, thin: dict[str, str]) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.is_symlink() or target.exists():
             target.unlink()
-        target.symlink_to(thin[name])
+        target.symlink_to(thin[name], target_is_directory=Path(thin[name]).is_dir())

@@ -26,6 +26,9 @@ FILE_INPUTS = {
     "clip_name2",
     "image",
     "conditioning_name",
+    "model_folder",
+    "connector_name",
+    "t5_embedder_name",
 }
 SCALAR_KINDS = {"INT": (int,), "FLOAT": (int, float), "STRING": (str,), "BOOLEAN": (bool,)}
 

@@ -12,6 +12,11 @@ import folder_paths
 
 FLUXKIT_FOLDERS: dict[str, tuple[str, set[str]]] = {
     "fluxkit_conditioning": ("fluxkit_conditioning", {".safetensors"}),
+    "qwen2vl": (
+        "qwen2vl",
+        set(),
+    ),  # one sub-folder per Qwen2-VL model (listed by the loader, not by extension)
+    "qwen2vl_flux": ("qwen2vl_flux", {".pt", ".safetensors"}),  # Qwen2VL-Flux connector.pt, t5_embedder.pt
 }
 
 

@@ -1,3 +1,235 @@
-"""Placeholder: filled in by its issue."""
+"""Nodes: Qwen2VL-Flux as ordinary FLUX conditioning (works with any FLUX loader: bf16, fp8, GGUF; ComfyUI offloading).
 
-NODES: list = []
+Qwen2-VL-7B reads a reference image; the Qwen2VL-Flux connector maps its image-token states into FLUX's text space;
+with a prompt, T5 tokens go through the T5 embedder and are appended. See flux_core/qwen_connector.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import comfy.model_management as mm
+import folder_paths
+import torch
+from comfy_api.latest import io
+
+from ..flux_core.errors import FluxKitError
+from ..flux_core.qwen2vl_encoder import Qwen2VL, image_token_states, load_qwen2vl
+from ..flux_core.qwen_connector import assemble_context, griddot_weights, load_connector, load_t5_embedder
+from . import comfy_types as t
+from .paths import register_model_folders
+
+log = logging.getLogger(__name__)
+register_model_folders()
+CATEGORY = "FluxKit/qwen2vl"
+QWEN_FOLDER = (
+    "qwen2vl"  # models/qwen2vl/<model folder>/ (config.json, *.safetensors, tokenizer, preprocessor)
+)
+CONNECTOR_FOLDER = "qwen2vl_flux"  # models/qwen2vl_flux/connector.pt, t5_embedder.pt
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+NO_T5 = "none (image only)"
+Qwen2VLType = io.Custom("FLUXKIT_QWEN2VL")
+ConnectorType = io.Custom("FLUXKIT_QWEN2VL_CONNECTOR")
+
+
+@dataclass(frozen=True)
+class Connector:
+    connector: torch.nn.Linear
+    t5_embedder: torch.nn.Linear | None
+
+
+def model_folders() -> list[str]:
+    """Sub-folders of models/qwen2vl that hold a config.json."""
+    out = []
+    for root in folder_paths.get_folder_paths(QWEN_FOLDER):
+        if os.path.isdir(root):
+            out += [
+                d for d in sorted(os.listdir(root)) if os.path.isfile(os.path.join(root, d, "config.json"))
+            ]
+    return out
+
+
+def find_model_folder(name: str) -> str:
+    for root in folder_paths.get_folder_paths(QWEN_FOLDER):
+        path = os.path.join(root, name)
+        if os.path.isfile(os.path.join(path, "config.json")):
+            return path
+    raise FluxKitError(
+        f"FluxKit Qwen2-VL Loader: no model folder {name!r} with a config.json in models/{QWEN_FOLDER}"
+    )
+
+
+class FluxKitQwen2VLLoader(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="FluxKitQwen2VLLoader",
+            display_name="FluxKit Qwen2-VL Loader",
+            category=CATEGORY,
+            description=(
+                "Loads Qwen2-VL (Qwen/Qwen2-VL-7B-Instruct, ~15 GB in bf16) from a folder in models/qwen2vl. It stays "
+                "on the CPU and is moved to the GPU only while encoding."
+            ),
+            inputs=[
+                io.Combo.Input(
+                    "model_folder",
+                    options=model_folders(),
+                    tooltip="Folder in models/qwen2vl holding config.json, the safetensors shards, tokenizer and "
+                    "preprocessor files (e.g. a download of Qwen/Qwen2-VL-7B-Instruct).",
+                ),  # fmt: skip
+                io.Combo.Input(
+                    "dtype",
+                    options=list(DTYPES),
+                    default="bf16",
+                    tooltip="bf16 on recent GPUs; fp16 on older ones; fp32 on the CPU.",
+                ),  # fmt: skip
+            ],
+            outputs=[Qwen2VLType.Output(display_name="QWEN2VL")],
+        )
+
+    @classmethod
+    def execute(cls, model_folder: str, dtype: str) -> io.NodeOutput:
+        path = find_model_folder(model_folder)
+        return io.NodeOutput(load_qwen2vl(path, DTYPES[dtype], device=mm.unet_offload_device()))
+
+
+class FluxKitQwen2VLConnectorLoader(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        files = folder_paths.get_filename_list(CONNECTOR_FOLDER)
+        return io.Schema(
+            node_id="FluxKitQwen2VLConnectorLoader",
+            display_name="FluxKit Qwen2VL-Flux Connector Loader",
+            category=CATEGORY,
+            description=(
+                "Loads Qwen2VL-Flux's connector (connector.pt, Qwen 3584 → FLUX text 4096) and optionally its T5 "
+                "embedder (t5_embedder.pt, 4096 → 3072, needed for image + text) from models/qwen2vl_flux. .pt files "
+                "are read with weights_only=True (no code is unpickled); .safetensors work too."
+            ),
+            inputs=[
+                io.Combo.Input(
+                    "connector_name", options=files, tooltip="connector.pt from Djrango/Qwen2vl-Flux."
+                ),
+                io.Combo.Input(
+                    "t5_embedder_name",
+                    options=[NO_T5, *files],
+                    default=NO_T5,
+                    tooltip="t5_embedder.pt, for prompts; 'none' for image-only variation.",
+                ),  # fmt: skip
+            ],
+            outputs=[ConnectorType.Output(display_name="CONNECTOR")],
+        )
+
+    @classmethod
+    def execute(cls, connector_name: str, t5_embedder_name: str) -> io.NodeOutput:
+        connector = load_connector(folder_paths.get_full_path_or_raise(CONNECTOR_FOLDER, connector_name))
+        t5 = None
+        if t5_embedder_name != NO_T5:
+            t5 = load_t5_embedder(folder_paths.get_full_path_or_raise(CONNECTOR_FOLDER, t5_embedder_name))
+        return io.NodeOutput(Connector(connector, t5))
+
+
+def txt_in_weights(model) -> tuple[torch.Tensor, torch.Tensor]:
+    """FLUX's context embedder (`txt_in`) weight and bias as the sampler will see them: dequantised, with any
+    LoRA patches on it (FLUX.1-Turbo-Alpha patches it) applied. Reads only; the model is not modified."""
+    import comfy.lora
+
+    module = model.get_model_object("diffusion_model.txt_in")
+    out = []
+    for name in ("weight", "bias"):
+        w = getattr(module, name)
+        w = w.dequantize() if hasattr(w, "dequantize") else w
+        w = w.detach().to(torch.float32).clone()
+        key = f"diffusion_model.txt_in.{name}"
+        if key in model.patches:
+            w = comfy.lora.calculate_weight(model.patches[key], w, key)
+        out.append(w)
+    return out[0], out[1]
+
+
+class FluxKitQwen2VLEncode(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="FluxKitQwen2VLEncode",
+            display_name="FluxKit Qwen2VL-Flux Encode (image → conditioning)",
+            category=CATEGORY,
+            description=(
+                "Reference image (+ optional prompt) → FLUX conditioning, as Qwen2VL-Flux builds it: Qwen2-VL image-"
+                "token states through the connector, then the prompt's T5 tokens through the T5 embedder appended. "
+                "Pooled vector from the empty-prompt conditioning. Add FluxGuidance 3.5 after it."
+            ),
+            inputs=[
+                Qwen2VLType.Input("qwen2vl"),
+                ConnectorType.Input("connector"),
+                t.Model.Input(
+                    "model",
+                    tooltip="The FLUX model you sample with (its text embedder is read, not changed).",
+                ),
+                t.Image.Input("image", tooltip="Reference image(s); aspect ratio is kept."),
+                t.Conditioning.Input(
+                    "empty_conditioning",
+                    tooltip="CLIPTextEncode of an empty prompt: its CLIP-L pooled vector is used.",
+                ),
+                t.Conditioning.Input(
+                    "prompt_conditioning",
+                    optional=True,
+                    tooltip="Optional: CLIPTextEncode of your prompt; its T5 tokens are appended (needs the T5 embedder).",
+                ),  # fmt: skip
+                io.Float.Input(
+                    "center_x", default=0.5, min=0.0, max=1.0, step=0.01, tooltip="GridDot focus, 0 = left."
+                ),
+                io.Float.Input(
+                    "center_y", default=0.5, min=0.0, max=1.0, step=0.01, tooltip="GridDot focus, 0 = top."
+                ),
+                io.Float.Input(
+                    "radius",
+                    default=0.0,
+                    min=0.0,
+                    max=2.0,
+                    step=0.01,
+                    tooltip="GridDot radius as a fraction of the token grid's short side; 0 = whole image.",
+                ),  # fmt: skip
+            ],
+            outputs=[t.Conditioning.Output()],
+        )
+
+    @classmethod
+    def execute(
+        cls, qwen2vl: Qwen2VL, connector: Connector, model, image, empty_conditioning, center_x, center_y, radius,
+        prompt_conditioning=None,
+    ) -> io.NodeOutput:  # fmt: skip
+        where = "FluxKit Qwen2VL-Flux Encode"
+        with_prompt = prompt_conditioning is not None
+        if with_prompt and connector.t5_embedder is None:
+            raise FluxKitError(
+                f"{where}: a prompt needs the T5 embedder; pick t5_embedder.pt in the connector loader"
+            )
+        device = mm.get_torch_device()
+        qwen2vl.model.to(device)
+        try:
+            encoded = [image_token_states(qwen2vl, img, with_prompt, device) for img in image]
+        finally:
+            qwen2vl.model.to(mm.unet_offload_device())
+            mm.soft_empty_cache()
+        pooled = empty_conditioning[0][1].get("pooled_output")
+        t5 = prompt_conditioning[0][0] if with_prompt else None
+        txt_in = txt_in_weights(model) if with_prompt else None
+        contexts = []
+        for states, grid in encoded:  # one image batch has one size, so one grid
+            weights = griddot_weights(grid, center_x, center_y, radius) if radius > 0 else None
+            contexts.append(
+                assemble_context(states, connector.connector, t5, connector.t5_embedder, txt_in, weights)
+            )
+        context = torch.cat(contexts, dim=0).cpu()  # [B, N (+T), 4096]
+        opts = {}
+        if pooled is not None:
+            opts["pooled_output"] = pooled[:1].expand(context.shape[0], -1).clone()
+        log.info("%s: %d images, %d Qwen tokens (%d×%d grid)%s", where, len(encoded), encoded[0][0].shape[1],
+                 *encoded[0][1], f" + {t5.shape[1]} T5 tokens" if with_prompt else "")  # fmt: skip
+        return io.NodeOutput([[context, opts]])
+
+
+NODES = [FluxKitQwen2VLLoader, FluxKitQwen2VLConnectorLoader, FluxKitQwen2VLEncode]

@@ -23,8 +23,14 @@ from conftest import E2E_SIZE as SIZE  # noqa: E402
 
 RESOLUTION = 128
 # Fewer steps than shipped where the step count is not what the test is about (CPU time); stated per workflow.
-STEP_OVERRIDES = {"inpainting_28step": 3, "t2i_turbo_8step": 4}
-FLUX_WORKFLOWS = ["inpainting_turbo_8step", "inpainting_28step", "t2i_turbo_8step"]
+STEP_OVERRIDES = {
+    "inpainting_28step": 3,
+    "t2i_turbo_8step": 4,
+    "qwen2vl_variation": 2,
+    "qwen2vl_variation_text": 2,
+}
+FLUX_WORKFLOWS = ["inpainting_turbo_8step", "inpainting_28step", "t2i_turbo_8step", "qwen2vl_variation",
+                  "qwen2vl_variation_text"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +65,7 @@ def fluxkit_problems(log: str) -> list[str]:
 @pytest.mark.parametrize("name", FLUX_WORKFLOWS)
 def test_workflow_runs(server, name, tmp_path):
     result, image = run(server, prepared(name), tmp_path)
-    expected_hw = (RESOLUTION, RESOLUTION) if name.startswith("t2i") else SIZE[::-1]
+    expected_hw = SIZE[::-1] if name.startswith("inpainting") else (RESOLUTION, RESOLUTION)
     assert image.shape[:2] == expected_hw
     steps = STEP_OVERRIDES.get(name, 8)
     assert result.progress_events >= steps  # the sampler reported progress over the websocket

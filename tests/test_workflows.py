@@ -89,6 +89,7 @@ def test_model_names_are_published_ones(name):
         "control_net_name",
         "clip_name1",
         "clip_name2",
+        "connector_name",
     }
     used = {v for node in _load("api", name).values() for k, v in node["inputs"].items() if k in file_inputs}
     assert used and used <= set(model_files.FOLDERS), used - set(model_files.FOLDERS)

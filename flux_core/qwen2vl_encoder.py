@@ -1,0 +1,104 @@
+"""Qwen2-VL image understanding as Qwen2VL-Flux uses it, through Hugging Face `transformers`.
+
+One user message [image, "Describe this image."] in the model's chat template with the generation prompt; the
+image is resized by the processor to a fixed pixel budget (256·28·28 with a text prompt, 512·28·28 without, so
+≈256 or ≈512 merged tokens; aspect ratio kept). The model runs without its LM head and the last hidden states
+(after the final RMSNorm) are kept at the image-token positions only: [1, N, hidden] with N = h·w of the merged
+token grid, row-major. Attention is causal and the image precedes the instruction, so the instruction cannot change
+these states (only the system prompt before the image can); it is kept for fidelity with the reference.
+
+`transformers` is imported lazily (ComfyUI already depends on it; flux_core itself stays torch-only to import).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .errors import FluxKitError
+
+INSTRUCTION = "Describe this image."
+PIXELS_WITH_PROMPT = 256 * 28 * 28
+PIXELS_WITHOUT_PROMPT = 512 * 28 * 28
+
+
+@dataclass
+class Qwen2VL:
+    """A loaded Qwen2-VL: the `Qwen2VLForConditionalGeneration` (its `.model` is used, no LM head) and processor."""
+
+    model: torch.nn.Module
+    processor: object
+    path: str
+
+    @property
+    def hidden_size(self) -> int:
+        cfg = self.model.config
+        return getattr(cfg, "hidden_size", None) or cfg.text_config.hidden_size
+
+
+def load_qwen2vl(
+    path: str, dtype: torch.dtype = torch.bfloat16, device: str | torch.device = "cpu"
+) -> Qwen2VL:
+    """Load a Qwen2-VL folder (config.json, safetensors weights, tokenizer and preprocessor files)."""
+    try:
+        from transformers import AutoProcessor, Qwen2VLForConditionalGeneration
+    except ImportError as e:  # pragma: no cover - ComfyUI ships transformers
+        raise FluxKitError(f"Qwen2-VL needs the `transformers` package ({e})") from e
+    try:
+        model = Qwen2VLForConditionalGeneration.from_pretrained(path, torch_dtype=dtype, use_safetensors=True)
+        processor = AutoProcessor.from_pretrained(path)
+    except (OSError, ValueError) as e:
+        raise FluxKitError(
+            f"{path}: not a Qwen2-VL model folder ({e}); expected config.json, *.safetensors, tokenizer and "
+            "preprocessor files, e.g. Qwen/Qwen2-VL-7B-Instruct"
+        ) from e
+    if getattr(model.config, "model_type", "") != "qwen2_vl":
+        raise FluxKitError(f"{path}: model_type {model.config.model_type!r}, expected 'qwen2_vl'")
+    return Qwen2VL(model.to(device).eval(), processor, path)
+
+
+def image_token_states(
+    qwen: Qwen2VL,
+    image,
+    with_prompt: bool,
+    device: str | torch.device | None = None,
+    instruction: str = INSTRUCTION,
+) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Last hidden states at the image tokens, [1, N, hidden] (float32), and the merged grid (h, w), N = h·w.
+
+    `image`: a PIL image or an HWC float array/tensor in 0…1."""
+    processor = qwen.processor
+    pixels = PIXELS_WITH_PROMPT if with_prompt else PIXELS_WITHOUT_PROMPT
+    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": instruction}]}]
+    text = processor.apply_chat_template(messages, add_generation_prompt=True)
+    inputs = processor(
+        text=[text], images=[_as_pil(image)], return_tensors="pt",
+        images_kwargs={"min_pixels": pixels, "max_pixels": pixels},
+    )  # fmt: skip
+    device = device or next(qwen.model.parameters()).device
+    inputs = {k: v.to(device) for k, v in inputs.items()}
+    image_token = qwen.model.config.image_token_id
+    with torch.inference_mode():
+        out = qwen.model.model(
+            input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
+            pixel_values=inputs["pixel_values"].to(qwen.model.dtype), image_grid_thw=inputs["image_grid_thw"],
+        )  # fmt: skip
+    hidden = out[0] if isinstance(out, tuple) else out.last_hidden_state
+    keep = inputs["input_ids"][0] == image_token
+    states = hidden[:, keep].float()
+    merge = getattr(processor.image_processor, "merge_size", 2)
+    _, gh, gw = (int(v) for v in inputs["image_grid_thw"][0])
+    grid = (gh // merge, gw // merge)
+    if grid[0] * grid[1] != states.shape[1]:
+        raise FluxKitError(f"Qwen2-VL gave {states.shape[1]} image tokens for a {grid[0]}×{grid[1]} grid")
+    return states, grid
+
+
+def _as_pil(image):
+    from PIL import Image
+
+    if isinstance(image, Image.Image):
+        return image.convert("RGB")
+    arr = image.detach().cpu().float().numpy() if isinstance(image, torch.Tensor) else image
+    return Image.fromarray((arr.clip(0, 1) * 255).round().astype("uint8")[..., :3])
