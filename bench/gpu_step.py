@@ -133,10 +133,10 @@ def run(cfg: dict, device: str, dtype: torch.dtype, repeats: int) -> dict:
 
     def fluxkit_control():
         res = fluxkit_cn(img, cond, context, y, t, g, img_ids, txt_ids, num_residuals=needed)
-        return {"input": [res[i] for i in schedule]}
+        return {"input": [res[i] for i in schedule], "output": []}
 
-    def core_control():
-        return core_cn(x, t, context, y=y, guidance=g, hint=hint)
+    def core_control():  # ComfyUI's control_merge always supplies an "output" list; do the same
+        return {"output": [], **core_cn(x, t, context, y=y, guidance=g, hint=hint)}
 
     with torch.inference_mode():
         out = {
@@ -183,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     import sys
 
     sys.path.insert(0, str(comfyui))
+    import comfy.cli_args
+
+    comfy.cli_args.args.cpu = args.device == "cpu"  # decided before comfy.model_management is imported
     dtype = torch.float32 if args.device == "cpu" else torch.bfloat16
     result = run(TINY if args.tiny else FULL, args.device, dtype, args.repeats)
     for k, v in result.items():
