@@ -29,7 +29,7 @@ CORE_SWAP = {
     "FluxKitInpaintControlNetLoader": ("ControlNetLoader", {}),
     "FluxKitInpaintControlNetApply": ("ControlNetInpaintingAliMamaApply", {}),
 }
-CORE_DROPPED_INPUTS = {"mask_mode"}  # FluxKit-only option (core's behaviour = "soft")
+CORE_DROPPED_INPUTS = {"mask_mode", "weight_dtype"}  # FluxKit-only options (core: soft mask, file dtype)
 
 
 def core_variant(api: dict) -> dict:

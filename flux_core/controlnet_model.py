@@ -220,9 +220,18 @@ class AlimamaInpaintControlNet(nn.Module):
 
 
 def load_inpaint_controlnet(
-    path: str, dtype=None, device=None, operations=None, config: InpaintControlNetConfig | None = None
+    path: str,
+    dtype=None,
+    device=None,
+    operations=None,
+    config: InpaintControlNetConfig | None = None,
+    linear_weight_dtype: torch.dtype | None = None,
 ) -> AlimamaInpaintControlNet:
-    """Read `path` (safetensors), infer or check the config, build on the meta device and assign the weights."""
+    """Read `path` (safetensors), infer or check the config, build on the meta device and assign the weights.
+
+    `linear_weight_dtype` (e.g. torch.float8_e4m3fn) stores only the Linear weights in that dtype (biases, norms and
+    everything else stay in `dtype`); `operations` must then cast weights at compute time (ComfyUI's manual_cast
+    ops do). Halves the ControlNet's memory in fp8 (Beta: 4.28 → ≈2.15 GB)."""
     sd = load_state_dict(path)
     config_json = None
     side = os.path.join(os.path.dirname(os.path.abspath(path)), "config.json")
@@ -246,5 +255,10 @@ def load_inpaint_controlnet(
         )
     if dtype is not None:
         sd = {k: v.to(dtype) for k, v in sd.items()}
+    if linear_weight_dtype is not None:
+        linear_weights = {
+            f"{name}.weight" for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)
+        }
+        sd = {k: v.to(linear_weight_dtype) if k in linear_weights else v for k, v in sd.items()}
     model.load_state_dict(sd, strict=True, assign=True)
     return model.to(device) if device is not None else model

@@ -24,19 +24,31 @@ log = logging.getLogger(__name__)
 CATEGORY = "FluxKit/inpaint"
 SAFETENSORS_DTYPES = {"BF16": torch.bfloat16, "F16": torch.float16, "F32": torch.float32}
 MASK_MODES = ["binary (alimama training)", "soft (ComfyUI core)"]
+WEIGHT_DTYPES = ["default", "fp8_e4m3fn"]
 
 
-def load_inpaint_control(path: str) -> FluxKitInpaintControl:
-    """Build the ControlNet with ComfyUI's dtype policy and layer classes (fp8 / manual cast keep working)."""
+def load_inpaint_control(path: str, weight_dtype: str = WEIGHT_DTYPES[0]) -> FluxKitInpaintControl:
+    """Build the ControlNet with ComfyUI's dtype policy and layer classes (fp8 / manual cast keep working).
+
+    `weight_dtype` "fp8_e4m3fn" stores the Linear weights in fp8 and computes in the device's compute dtype."""
     header = read_safetensors_header(path) if path.lower().endswith(".safetensors") else {}
     stored = [v.get("dtype") for k, v in header.items() if k != "__metadata__"]
-    weight_dtype = SAFETENSORS_DTYPES.get(max(set(stored), key=stored.count) if stored else "", None)
+    file_dtype = SAFETENSORS_DTYPES.get(max(set(stored), key=stored.count) if stored else "", None)
     supported = [torch.bfloat16, torch.float16, torch.float32]
-    unet_dtype = mm.unet_dtype(model_params=-1, supported_dtypes=supported, weight_dtype=weight_dtype)
+    unet_dtype = mm.unet_dtype(model_params=-1, supported_dtypes=supported, weight_dtype=file_dtype)
     load_device, offload_device = mm.get_torch_device(), mm.unet_offload_device()
-    manual_cast = mm.unet_manual_cast(unet_dtype, load_device)
-    ops = comfy.ops.pick_operations(unet_dtype, manual_cast, disable_fast_fp8=True)
-    network = load_inpaint_controlnet(path, dtype=unet_dtype, device=offload_device, operations=ops)
+    linear_dtype = None
+    if weight_dtype == "fp8_e4m3fn":
+        linear_dtype = torch.float8_e4m3fn
+        manual_cast = mm.unet_manual_cast(torch.float8_e4m3fn, load_device) or unet_dtype
+        ops = comfy.ops.manual_cast  # casts the fp8 weights to the input's dtype for each matmul
+        unet_dtype = manual_cast
+    else:
+        manual_cast = mm.unet_manual_cast(unet_dtype, load_device)
+        ops = comfy.ops.pick_operations(unet_dtype, manual_cast, disable_fast_fp8=True)
+    network = load_inpaint_controlnet(
+        path, dtype=unet_dtype, device=offload_device, operations=ops, linear_weight_dtype=linear_dtype
+    )
     patcher = comfy.model_patcher.ModelPatcher(
         network, load_device=load_device, offload_device=offload_device
     )
@@ -62,15 +74,23 @@ class FluxKitInpaintControlNetLoader(io.ComfyNode):
                     options=folder_paths.get_filename_list("controlnet"),
                     tooltip="File in models/controlnet, e.g. FLUX.1-dev-Controlnet-Inpainting-Beta.safetensors "
                     "(Beta: 1024², Alpha: 768²).",
-                )
+                ),
+                io.Combo.Input(
+                    "weight_dtype",
+                    options=WEIGHT_DTYPES,
+                    default=WEIGHT_DTYPES[0],
+                    optional=True,
+                    tooltip="fp8_e4m3fn stores the ControlNet's Linear weights in 8 bits (Beta 4.28 → 2.15 GB) for "
+                    "small GPUs; the sampled latent moves ~4 % (thin-set measurement in docs/PERF.md).",
+                ),
             ],
             outputs=[t.ControlNet.Output(tooltip="Pass to FluxKit Inpaint ControlNet Apply.")],
         )
 
     @classmethod
-    def execute(cls, control_net_name: str) -> io.NodeOutput:
+    def execute(cls, control_net_name: str, weight_dtype: str = WEIGHT_DTYPES[0]) -> io.NodeOutput:
         path = folder_paths.get_full_path_or_raise("controlnet", control_net_name)
-        return io.NodeOutput(load_inpaint_control(path))
+        return io.NodeOutput(load_inpaint_control(path, weight_dtype))
 
 
 class FluxKitInpaintControlNetApply(io.ComfyNode):

@@ -139,3 +139,36 @@ def test_wrong_control_net_type_is_a_clear_error(comfy, setup):
             comfy, conditioning(1), conditioning(2), fk_cn, setup["vae"], image, torch.zeros(1, 32, 32), 1.0
         )
     assert issubclass(FluxKitError, ValueError)
+
+
+def test_fp8_storage_halves_linear_bytes_and_changes_output_slightly(comfy, setup):
+    loader = comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintControlNetLoader"]
+    full = loader.execute(setup["cn_name"]).result[0]
+    fp8 = loader.execute(setup["cn_name"], "fp8_e4m3fn").result[0]
+
+    def linear_bytes(control):
+        return sum(
+            m.weight.numel() * m.weight.element_size()
+            for m in control.network.modules()
+            if isinstance(m, torch.nn.Linear)
+        )
+
+    assert {m.weight.dtype for m in fp8.network.modules() if isinstance(m, torch.nn.Linear)} == {
+        torch.float8_e4m3fn
+    }
+    assert linear_bytes(fp8) * 4 == linear_bytes(full)  # fp32 compute dtype on this CPU → 4 bytes vs 1
+    pos, neg = conditioning(1), conditioning(2)
+    g = torch.Generator().manual_seed(3)
+    image = torch.rand(1, 128, 128, 3, generator=g)
+    mask = torch.zeros(1, 128, 128)
+    mask[:, 32:96, 40:100] = 1.0
+    base = sample(comfy, setup["model"], pos, neg, (16, 16))
+    ref = sample(
+        comfy, setup["model"], *fluxkit_apply(comfy, pos, neg, full, setup["vae"], image, mask, 1.0), (16, 16)
+    )
+    low = sample(
+        comfy, setup["model"], *fluxkit_apply(comfy, pos, neg, fp8, setup["vae"], image, mask, 1.0), (16, 16)
+    )
+    err, effect = rel_err(ref, low), rel_err(ref, base)
+    print(f"fp8 ControlNet: latent rel err {err:.2e} vs the control's own effect {effect:.2e}")
+    assert 0 < err < 0.1 * effect  # a small cost next to what the ControlNet does
