@@ -37,10 +37,42 @@ class Qwen2VL:
         return getattr(cfg, "hidden_size", None) or cfg.text_config.hidden_size
 
 
+DOWNLOAD_HINT = (
+    "download Qwen/Qwen2-VL-7B-Instruct (e.g. `huggingface-cli download Qwen/Qwen2-VL-7B-Instruct --local-dir "
+    "ComfyUI/models/qwen2vl/Qwen2-VL-7B-Instruct`)"
+)
+OTHER_MODEL_TYPES = {"qwen2_5_vl": "Qwen2.5-VL", "qwen2": "a text-only Qwen2", "qwen2_audio": "Qwen2-Audio"}
+REQUIRED_FILES = {"weights (*.safetensors)": "*.safetensors", "preprocessor_config.json": "preprocessor_config.json",
+                  "tokenizer files": "tokenizer*"}  # fmt: skip
+
+
+def check_qwen2vl_folder(path: str) -> None:
+    """Clear errors for the usual wrong folders, before transformers gets to them."""
+    import glob
+    import json
+    import os
+
+    config_path = os.path.join(path, "config.json")
+    if not os.path.isfile(config_path):
+        raise FluxKitError(f"{path}: no config.json; {DOWNLOAD_HINT}")
+    with open(config_path) as f:
+        model_type = json.load(f).get("model_type", "")
+    if model_type != "qwen2_vl":
+        kind = OTHER_MODEL_TYPES.get(model_type, repr(model_type))
+        raise FluxKitError(
+            f"{path}: this is {kind} (model_type {model_type!r}); Qwen2VL-Flux's connector was trained on Qwen2-VL "
+            f"(model_type 'qwen2_vl'); {DOWNLOAD_HINT}"
+        )
+    missing = [what for what, pattern in REQUIRED_FILES.items() if not glob.glob(os.path.join(path, pattern))]
+    if missing:
+        raise FluxKitError(f"{path}: missing {', '.join(missing)}; {DOWNLOAD_HINT}")
+
+
 def load_qwen2vl(
     path: str, dtype: torch.dtype = torch.bfloat16, device: str | torch.device = "cpu"
 ) -> Qwen2VL:
     """Load a Qwen2-VL folder (config.json, safetensors weights, tokenizer and preprocessor files)."""
+    check_qwen2vl_folder(path)
     try:
         from transformers import AutoProcessor, Qwen2VLForConditionalGeneration
     except ImportError as e:  # pragma: no cover - ComfyUI ships transformers
@@ -53,8 +85,6 @@ def load_qwen2vl(
             f"{path}: not a Qwen2-VL model folder ({e}); expected config.json, *.safetensors, tokenizer and "
             "preprocessor files, e.g. Qwen/Qwen2-VL-7B-Instruct"
         ) from e
-    if getattr(model.config, "model_type", "") != "qwen2_vl":
-        raise FluxKitError(f"{path}: model_type {model.config.model_type!r}, expected 'qwen2_vl'")
     return Qwen2VL(model.to(device).eval(), processor, path)
 
 

@@ -38,7 +38,7 @@ To inpaint the whole frame instead: wire Load Image straight into the ControlNet
 Save the VAE Decode output (slower on large images, and the whole image goes through the VAE)."""
 
 
-def _text_models(g: Graph) -> NodeRef:
+def text_models(g: Graph) -> NodeRef:
     return g.node("DualCLIPLoader", 0, clip_name1=mf.T5XXL, clip_name2=mf.CLIP_L, type="flux")
 
 
@@ -49,7 +49,7 @@ def inpainting(steps: int, turbo: bool) -> Graph:
     model: NodeRef = unet
     if turbo:
         model = g.node("FluxKitLoraLoader", 0, model=unet[0], lora_name=mf.TURBO_LORA, strength=1.0)
-    clip = _text_models(g)
+    clip = text_models(g)
     vae = g.node("VAELoader", 0, vae_name=mf.FLUX_VAE)
     cn = g.node("FluxKitInpaintControlNetLoader", 0, control_net_name=mf.INPAINT_CN_BETA)
     g.group("Models", [unet, clip, vae, cn] + ([model] if turbo else []))
@@ -156,7 +156,7 @@ def t2i_turbo_8step() -> Graph:
     g = Graph(load_schemas())
     unet = g.node("UNETLoader", 0, unet_name=mf.FLUX_DEV, weight_dtype="default")
     model = g.node("FluxKitLoraLoader", 0, model=unet[0], lora_name=mf.TURBO_LORA, strength=1.0)
-    clip = _text_models(g)
+    clip = text_models(g)
     vae = g.node("VAELoader", 0, vae_name=mf.FLUX_VAE)
     g.group("Models", [unet, model, clip, vae])
     text = g.node(
@@ -240,82 +240,7 @@ def dmd2_sdxl_4step() -> Graph:
     return g
 
 
-QWEN_NOTE = """Qwen2VL-Flux image variation{text}: FLUX generates from what Qwen2-VL sees in the reference image{text2}.
-
-MODELS:
-- qwen2vl/{qwen}/ : the Qwen/Qwen2-VL-7B-Instruct folder (~15 GB bf16; `huggingface-cli download
-  Qwen/Qwen2-VL-7B-Instruct --local-dir models/qwen2vl/{qwen}`). It is moved to the GPU only while encoding.
-- qwen2vl_flux/{conn}{t5}  (Djrango/Qwen2vl-Flux, folder qwen2-vl; `python -m fluxkit_tools.download qwen2vl`)
-- diffusion_models/{flux}: Qwen2VL-Flux ships its own FLUX transformer (Djrango/Qwen2vl-Flux/flux/transformer,
-  diffusers format); stock FLUX.1-dev also runs. fp8 and GGUF loaders work: the output is ordinary CONDITIONING.
-- text_encoders: CLIP-L gives the pooled vector of the EMPTY prompt (as the reference does){t5note}.
-
-SETTINGS: 28 steps, euler, guidance 3.5, no CFG. GridDot (center_x/center_y/radius) focuses on part of the
-reference: radius 0 = whole image."""
-
-
-def qwen2vl_variation(with_text: bool) -> Graph:
-    """Qwen2VL-Flux: reference image (+ prompt) → FLUX conditioning → 28 euler steps at 1024²."""
-    g = Graph(load_schemas())
-    unet = g.node("UNETLoader", 0, unet_name=mf.FLUX_DEV, weight_dtype="default")
-    clip = _text_models(g)
-    vae = g.node("VAELoader", 0, vae_name=mf.FLUX_VAE)
-    qwen = g.node("FluxKitQwen2VLLoader", 0, model_folder=mf.QWEN2VL_FOLDER, dtype="bf16")
-    conn = g.node(
-        "FluxKitQwen2VLConnectorLoader",
-        0,
-        connector_name=mf.QWEN_CONNECTOR,
-        t5_embedder_name=mf.QWEN_T5_EMBEDDER if with_text else "none (image only)",
-    )
-    g.group("Models", [unet, clip, vae, qwen, conn])
-    empty = g.node("CLIPTextEncode", 1, title="Empty prompt (pooled vector)", text="", clip=clip[0])
-    extra = {}
-    if with_text:
-        prompt = g.node(
-            "CLIPTextEncode", 1, title="Prompt", text="in the style of a watercolour painting", clip=clip[0]
-        )
-        extra["prompt_conditioning"] = prompt[0]
-    image = g.node("LoadImage", 1, image=EXAMPLE_IMAGE)
-    encode = g.node(
-        "FluxKitQwen2VLEncode", 2, qwen2vl=qwen[0], connector=conn[0], model=unet[0], image=image[0],
-        empty_conditioning=empty[0], center_x=0.5, center_y=0.5, radius=0.0, **extra,
-    )  # fmt: skip
-    cond = g.node("FluxGuidance", 2, conditioning=encode[0], guidance=3.5)
-    latent = g.node("EmptySD3LatentImage", 2, width=1024, height=1024, batch_size=1)
-    g.group("Reference image → conditioning", [image, encode, cond, latent], color="#8a8")
-    noise = g.node("RandomNoise", 3, noise_seed=24)
-    sampler = g.node("KSamplerSelect", 3, sampler_name="euler")
-    sigmas = g.node(
-        "FluxKitTurboScheduler",
-        3,
-        model=unet[0],
-        steps=28,
-        width=1024,
-        height=1024,
-        shift="resolution (FLUX dynamic μ)",
-    )
-    guider = g.node("BasicGuider", 3, model=unet[0], conditioning=cond[0])
-    sample = g.node(
-        "SamplerCustomAdvanced", 4, noise=noise[0], guider=guider[0], sampler=sampler[0], sigmas=sigmas[0],
-        latent_image=latent[0],
-    )  # fmt: skip
-    decoded = g.node("VAEDecode", 4, samples=sample[0], vae=vae[0])
-    g.node("SaveImage", 5, images=decoded[0], filename_prefix="FluxKit/qwen2vl_variation")
-    g.group("Sampling", [noise, sampler, sigmas, guider, sample, decoded], color="#a1309b")
-    g.note(
-        QWEN_NOTE.format(
-            text=" + text" if with_text else "",
-            text2=", steered by your prompt" if with_text else ", no prompt",
-            qwen=mf.QWEN2VL_FOLDER,
-            conn=mf.QWEN_CONNECTOR,
-            t5=f" + {mf.QWEN_T5_EMBEDDER}" if with_text else "",
-            flux=mf.FLUX_DEV,
-            t5note="; T5 encodes your prompt, whose tokens are appended" if with_text else "",
-        ),  # fmt: skip
-        size=(760, 300),
-    )
-    return g
-
+from .definitions_qwen import qwen2vl_img2img, qwen2vl_inpaint, qwen2vl_variation  # noqa: E402
 
 WORKFLOWS: dict[str, Callable[[], Graph]] = {
     "inpainting_turbo_8step": lambda: inpainting(8, turbo=True),
@@ -324,4 +249,6 @@ WORKFLOWS: dict[str, Callable[[], Graph]] = {
     "dmd2_sdxl_4step": dmd2_sdxl_4step,
     "qwen2vl_variation": lambda: qwen2vl_variation(with_text=False),
     "qwen2vl_variation_text": lambda: qwen2vl_variation(with_text=True),
+    "qwen2vl_img2img": qwen2vl_img2img,
+    "qwen2vl_inpaint": qwen2vl_inpaint,
 }

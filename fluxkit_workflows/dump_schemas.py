@@ -31,7 +31,7 @@ CORE_NODES = sorted({
     "LoadImage", "LoadImageMask", "VAEEncode", "VAEDecode", "SetLatentNoiseMask", "RandomNoise", "KSamplerSelect",
     "BasicGuider", "CFGGuider", "SamplerCustomAdvanced", "SaveImage", "PreviewImage", "EmptySD3LatentImage",
     "EmptyLatentImage", "CheckpointLoaderSimple", "LoraLoaderModelOnly", "BasicScheduler",
-    "ControlNetLoader", "ControlNetInpaintingAliMamaApply",
+    "ControlNetLoader", "ControlNetInpaintingAliMamaApply", "SplitSigmasDenoise",
 })  # fmt: skip
 DROPPED_KEYS = ("description", "output_tooltips", "python_module")
 

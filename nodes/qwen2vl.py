@@ -191,7 +191,17 @@ class FluxKitQwen2VLEncode(io.ComfyNode):
                     max=2.0,
                     step=0.01,
                     tooltip="GridDot radius as a fraction of the token grid's short side; 0 = whole image.",
-                ),  # fmt: skip
+                ),
+                io.Float.Input(
+                    "strength",
+                    default=1.0,
+                    min=0.0,
+                    max=2.0,
+                    step=0.01,
+                    optional=True,
+                    tooltip="Scales the image tokens after the connector (1.0 = as Qwen2VL-Flux does); lower lets a "
+                    "prompt steer more.",
+                ),
             ],
             outputs=[t.Conditioning.Output()],
         )
@@ -199,7 +209,7 @@ class FluxKitQwen2VLEncode(io.ComfyNode):
     @classmethod
     def execute(
         cls, qwen2vl: Qwen2VL, connector: Connector, model, image, empty_conditioning, center_x, center_y, radius,
-        prompt_conditioning=None,
+        prompt_conditioning=None, strength: float = 1.0,
     ) -> io.NodeOutput:  # fmt: skip
         where = "FluxKit Qwen2VL-Flux Encode"
         with_prompt = prompt_conditioning is not None
@@ -220,9 +230,11 @@ class FluxKitQwen2VLEncode(io.ComfyNode):
         contexts = []
         for states, grid in encoded:  # one image batch has one size, so one grid
             weights = griddot_weights(grid, center_x, center_y, radius) if radius > 0 else None
-            contexts.append(
-                assemble_context(states, connector.connector, t5, connector.t5_embedder, txt_in, weights)
+            context = assemble_context(
+                states, connector.connector, t5, connector.t5_embedder, txt_in, weights
             )
+            context[:, : states.shape[1]] *= strength  # the image tokens; T5 tokens keep their scale
+            contexts.append(context)
         context = torch.cat(contexts, dim=0).cpu()  # [B, N (+T), 4096]
         opts = {}
         if pooled is not None:

@@ -28,9 +28,15 @@ STEP_OVERRIDES = {
     "t2i_turbo_8step": 4,
     "qwen2vl_variation": 2,
     "qwen2vl_variation_text": 2,
+    "qwen2vl_img2img": 5,
+    "qwen2vl_inpaint": 2,
 }
-FLUX_WORKFLOWS = ["inpainting_turbo_8step", "inpainting_28step", "t2i_turbo_8step", "qwen2vl_variation",
-                  "qwen2vl_variation_text"]  # fmt: skip
+SAMPLED_STEPS = {"qwen2vl_img2img": 4}  # denoise 0.8 of 5 steps
+KEEPS_INPUT_SIZE = ("inpainting", "qwen2vl_img2img", "qwen2vl_inpaint")
+FLUX_WORKFLOWS = [
+    "inpainting_turbo_8step", "inpainting_28step", "t2i_turbo_8step", "qwen2vl_variation", "qwen2vl_variation_text",
+    "qwen2vl_img2img", "qwen2vl_inpaint",
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -65,15 +71,15 @@ def fluxkit_problems(log: str) -> list[str]:
 @pytest.mark.parametrize("name", FLUX_WORKFLOWS)
 def test_workflow_runs(server, name, tmp_path):
     result, image = run(server, prepared(name), tmp_path)
-    expected_hw = SIZE[::-1] if name.startswith("inpainting") else (RESOLUTION, RESOLUTION)
+    expected_hw = SIZE[::-1] if name.startswith(KEEPS_INPUT_SIZE) else (RESOLUTION, RESOLUTION)
     assert image.shape[:2] == expected_hw
-    steps = STEP_OVERRIDES.get(name, 8)
+    steps = SAMPLED_STEPS.get(name, STEP_OVERRIDES.get(name, 8))
     assert result.progress_events >= steps  # the sampler reported progress over the websocket
     sampler_id = next(k for k, v in prepared(name).items() if v["class_type"] == "SamplerCustomAdvanced")
     print(
         f"{name}: wall {result.wall_s:.1f} s, sampler {result.node_seconds.get(sampler_id, 0):.1f} s / {steps} steps"
     )
-    if name.startswith("inpainting"):  # the apply node previews the hole over the image
+    if name.startswith(("inpainting", "qwen2vl_inpaint")):  # the apply node previews the hole over the image
         apply_id = next(
             k for k, v in prepared(name).items() if v["class_type"] == "FluxKitInpaintControlNetApply"
         )

@@ -132,3 +132,104 @@ def test_instruction_after_the_image_cannot_change_image_states(tiny_qwen):
     c, _ = image_token_states(tiny_qwen, np.random.default_rng(2).random((224, 224, 3)), with_prompt=True)
     assert torch.allclose(a, b, atol=1e-5)  # causal attention: text after the image is invisible to it
     assert not torch.allclose(a, c, atol=1e-3)  # but the image matters
+
+
+def test_encode_equals_step_by_step_reference(tiny_qwen, tmp_path):
+    """transformers forward → output of the final RMSNorm (captured by a hook) → image positions → Linear."""
+    from flux_core.qwen2vl_encoder import INSTRUCTION, PIXELS_WITH_PROMPT, image_token_states
+
+    connector = load_connector(str(write_connector(tmp_path / "c.pt", in_features=TINY_HIDDEN)))
+    img = np.random.default_rng(3).random((200, 260, 3))
+    ours = assemble_context(image_token_states(tiny_qwen, img, with_prompt=True)[0], connector)
+
+    from PIL import Image
+
+    pil = Image.fromarray((img * 255).round().astype("uint8"))
+    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": INSTRUCTION}]}]
+    text = tiny_qwen.processor.apply_chat_template(messages, add_generation_prompt=True)
+    inputs = tiny_qwen.processor(
+        text=[text], images=[pil], return_tensors="pt",
+        images_kwargs={"min_pixels": PIXELS_WITH_PROMPT, "max_pixels": PIXELS_WITH_PROMPT},
+    )  # fmt: skip
+    captured = {}
+    norm = tiny_qwen.model.model.language_model.norm
+    handle = norm.register_forward_hook(lambda m, i, o: captured.setdefault("out", o))
+    try:
+        with torch.no_grad():
+            tiny_qwen.model(**inputs)  # the full model, LM head included
+    finally:
+        handle.remove()
+    positions = inputs["input_ids"][0] == tiny_qwen.model.config.image_token_id
+    with torch.no_grad():
+        reference = connector(captured["out"][:, positions].float())
+    assert ours.shape == reference.shape
+    print(f"encode vs step-by-step reference: max abs err {(ours - reference).abs().max().item():.2e}")
+    assert (ours - reference).abs().max().item() <= 1e-6
+
+
+def test_t5_method_matches_a_hook_after_context_embedder_on_diffusers_flux(tmp_path):
+    """Reference: diffusers' FluxTransformer2DModel with a forward hook on context_embedder that appends the T5
+    embedder's tokens (what Qwen2VL-Flux does). FluxKit: plain conditioning from `assemble_context`."""
+    from diffusers import FluxTransformer2DModel
+
+    torch.manual_seed(0)
+    flux = FluxTransformer2DModel(
+        patch_size=1, in_channels=16, num_layers=1, num_single_layers=1, attention_head_dim=16,
+        num_attention_heads=2, joint_attention_dim=4096, pooled_projection_dim=768, guidance_embeds=True,
+        axes_dims_rope=(4, 6, 6),
+    ).eval()  # fmt: skip
+    hidden = 32
+    connector = load_connector(str(write_connector(tmp_path / "c.pt", in_features=24)))
+    t5_embedder = torch.nn.Linear(4096, hidden)  # 4096 → the tiny model's width, like 4096 → 3072
+    g = torch.Generator().manual_seed(1)
+    qwen, t5 = torch.randn(1, 6, 24, generator=g), torch.randn(1, 5, 4096, generator=g)
+    img = torch.randn(1, 16, 16, generator=g)
+    img_ids = torch.zeros(16, 3)
+    txt_ids = torch.zeros(11, 3)
+    kw = dict(pooled_projections=torch.randn(1, 768, generator=g), timestep=torch.tensor([0.5]),
+              guidance=torch.tensor([3.5]), img_ids=img_ids, txt_ids=txt_ids, return_dict=False)  # fmt: skip
+    with torch.no_grad():
+        qwen_context = connector(qwen)
+        hook = flux.context_embedder.register_forward_hook(
+            lambda m, i, o: torch.cat([o, t5_embedder(t5)], dim=1)
+        )
+        try:
+            reference = flux(hidden_states=img, encoder_hidden_states=qwen_context, **kw)[0]
+        finally:
+            hook.remove()
+        txt_in = (flux.context_embedder.weight, flux.context_embedder.bias)
+        ours_context = assemble_context(qwen, connector, t5, t5_embedder, txt_in)
+        ours = flux(hidden_states=img, encoder_hidden_states=ours_context, **kw)[0]
+    assert ours_context.shape == (1, 11, 4096)
+    print(
+        f"T5 pre-image vs hook reference: rel err {((ours - reference).abs().max() / reference.abs().max()).item():.2e}"
+    )
+    assert ((ours - reference).abs().max() / reference.abs().max()).item() <= 1e-5
+
+
+@pytest.mark.parametrize(
+    "model_type, message", [("qwen2_5_vl", "this is Qwen2.5-VL"), ("qwen2", "text-only Qwen2")]
+)
+def test_wrong_qwen_folders_are_clear_errors(tmp_path, model_type, message):
+    import json
+
+    from flux_core.qwen2vl_encoder import check_qwen2vl_folder
+
+    folder = tmp_path / model_type
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": model_type}))
+    with pytest.raises(FluxKitError, match=message + ".*huggingface-cli download Qwen/Qwen2-VL-7B-Instruct"):
+        check_qwen2vl_folder(str(folder))
+
+
+def test_qwen_folder_missing_weights_is_a_clear_error(tmp_path):
+    import json
+
+    from flux_core.qwen2vl_encoder import check_qwen2vl_folder
+
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "qwen2_vl"}))
+    (tmp_path / "tokenizer.json").write_text("{}")
+    with pytest.raises(FluxKitError, match=r"missing weights \(\*\.safetensors\), preprocessor_config.json"):
+        check_qwen2vl_folder(str(tmp_path))
+    with pytest.raises(FluxKitError, match="no config.json"):
+        check_qwen2vl_folder(str(tmp_path / "nothing"))
