@@ -99,7 +99,9 @@ def test_assemble_order_weights_and_errors(tmp_path):
 @pytest.fixture(scope="module")
 def tiny_qwen(tmp_path_factory):
     pytest.importorskip("transformers")
-    pytest.importorskip("torchvision", reason="transformers' Qwen2-VL processors need torchvision (ComfyUI has it)")
+    pytest.importorskip(
+        "torchvision", reason="transformers' Qwen2-VL processors need torchvision (ComfyUI has it)"
+    )
     from flux_core.qwen2vl_encoder import load_qwen2vl
     from fluxkit_workflows.thin_qwen2vl import write_tiny_qwen2vl
 
