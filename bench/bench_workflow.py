@@ -1,7 +1,8 @@
 """The thin-set `inpainting_turbo_8step` workflow in a real ComfyUI server: FluxKit's nodes vs the same graph with
 core nodes (`LoraLoaderModelOnly`, `ControlNetLoader`, `ControlNetInpaintingAliMamaApply`), and 8 vs 28 steps.
 
-Each variant runs in its own server (so peak memory is its own): one warm-up prompt (loads and patches models),
+Each variant runs in its own server (so peak memory is its own); both servers are up together and their prompts
+alternate, so load changes on a shared machine hit both alike. One warm-up prompt each (loads and patches models),
 then `repeats` prompts with new seeds, which re-run the sampler, decode, stitch and save while the loaders stay
 cached. Reported: median wall time per prompt, median sampler seconds per step, the fixed per-prompt overhead
 (wall − sampler), and the server's peak resident memory (VmHWM).
@@ -10,6 +11,7 @@ cached. Reported: median wall time per prompt, median sampler seconds per step, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import statistics
@@ -52,39 +54,41 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def run_variant(comfyui: Path, thin: dict, api: dict, steps: list[int], repeats: int) -> dict:
-    """Warm up, then `repeats` prompts per step count; returns medians per step count and peak memory."""
-    sampler = next(k for k, v in api.items() if v["class_type"] == "SamplerCustomAdvanced")
-    results: dict = {}
-    with tempfile.TemporaryDirectory(prefix="fluxkit-bench-") as tmp:
-        base = Path(tmp)
-        link_into_models(base / "models", thin)
-        (base / "input").mkdir(parents=True)
-        demo_image(base / "input" / "bench.png", 200, 152)
-        with ComfyServer(comfyui, base) as server:
-            seed = 1000
-            for n in steps:
-                walls, per_step = [], []
-                for i in range(repeats + (1 if n == steps[0] else 0)):
-                    prompt = copy.deepcopy(api)
-                    set_inputs(prompt, "LoadImage", image="bench.png")
-                    set_inputs(prompt, "RandomNoise", noise_seed=seed)
-                    set_inputs(prompt, "FluxKitTurboScheduler", steps=n)
-                    seed += 1
-                    r = asyncio.run(run_prompt(server.url, prompt))
-                    if n == steps[0] and i == 0:
-                        results["cold_wall_s"] = r.wall_s  # model loads and LoRA patching included
-                        continue
-                    walls.append(r.wall_s)
-                    per_step.append(r.node_seconds[sampler] / n)
-                wall = statistics.median(walls)
-                step = statistics.median(per_step)
-                results[n] = {"wall_s": wall, "step_s": step, "overhead_s": wall - step * n}
-            results["peak_rss_mb"] = peak_rss_mb(server.proc.pid)
-    return results
+class Variant:
+    """One graph in its own ComfyUI server (own peak memory), prompts timed one at a time."""
+
+    def __init__(self, name: str, api: dict, server: ComfyServer):
+        self.name, self.api, self.server = name, api, server
+        self.sampler = next(k for k, v in api.items() if v["class_type"] == "SamplerCustomAdvanced")
+        self.samples: dict[int, list[tuple[float, float]]] = {}  # steps → [(wall, sampler seconds per step)]
+        self.cold_wall_s = 0.0
+        self.loads_before = 0
+
+    def prompt(self, steps: int, seed: int) -> tuple[float, float]:
+        prompt = copy.deepcopy(self.api)
+        set_inputs(prompt, "LoadImage", image="bench.png")
+        set_inputs(prompt, "RandomNoise", noise_seed=seed)
+        set_inputs(prompt, "FluxKitTurboScheduler", steps=steps)
+        r = asyncio.run(run_prompt(self.server.url, prompt))
+        return r.wall_s, r.node_seconds[self.sampler] / steps
+
+    def summary(self) -> dict:
+        out: dict = {"cold_wall_s": self.cold_wall_s, "peak_rss_mb": peak_rss_mb(self.server.proc.pid)}
+        for n, rows in self.samples.items():
+            wall = statistics.median(w for w, _ in rows)
+            step = statistics.median(s for _, s in rows)
+            out[n] = {"wall_s": wall, "step_s": step, "overhead_s": wall - step * n}
+        warm = sum(len(r) for r in self.samples.values())
+        # model (re)loads ComfyUI logged per warm prompt (they would happen inside the sampler node's time)
+        out["loads_per_warm_prompt"] = (
+            self.server.log_text().count("Requested to load") - self.loads_before
+        ) / warm
+        return out
 
 
-def run(repeats: int = 2, steps: tuple[int, ...] = (8, 28), resolution: int = 128) -> dict:
+def run(repeats: int = 3, steps: tuple[int, ...] = (8, 28), resolution: int = 128) -> dict:
+    """Both variants' servers run side by side and their prompts alternate (A, B, A, B, …), so the machine's load
+    changes hit both alike; medians over `repeats` pairs after one warm-up prompt each."""
     comfyui = find_comfyui()
     if comfyui is None:
         return {"skipped": "no ComfyUI (set COMFYUI_PATH or put one at ~/ComfyUI)"}
@@ -92,8 +96,25 @@ def run(repeats: int = 2, steps: tuple[int, ...] = (8, 28), resolution: int = 12
     api = thin_variant(
         json.loads((API_DIR / "inpainting_turbo_8step.json").read_text()), PROMPT_FILE, resolution
     )
-    fluxkit = run_variant(comfyui, thin, api, list(steps), repeats)
-    core = run_variant(comfyui, thin, core_variant(api), [steps[0]], repeats)
+    graphs = {"fluxkit": api, "core": core_variant(api)}
+    with tempfile.TemporaryDirectory(prefix="fluxkit-bench-") as tmp, contextlib.ExitStack() as stack:
+        variants = []
+        for name, graph in graphs.items():
+            base = Path(tmp) / name
+            link_into_models(base / "models", thin)
+            (base / "input").mkdir(parents=True)
+            demo_image(base / "input" / "bench.png", 200, 152)
+            variants.append(Variant(name, graph, stack.enter_context(ComfyServer(comfyui, base))))
+        for v in variants:
+            v.cold_wall_s = v.prompt(steps[0], seed=999)[0]  # loads models, patches the LoRA
+            v.loads_before = v.server.log_text().count("Requested to load")
+        seed = 1000
+        for n in steps:
+            for _ in range(repeats):
+                for v in variants if n == steps[0] else variants[:1]:  # 28 steps: FluxKit only
+                    v.samples.setdefault(n, []).append(v.prompt(n, seed))
+                seed += 1
+        fluxkit, core = (v.summary() for v in variants)
     n = steps[0]
     out = {
         "resolution": resolution,
@@ -110,4 +131,4 @@ def run(repeats: int = 2, steps: tuple[int, ...] = (8, 28), resolution: int = 12
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(repeats=1, steps=(8,)), indent=1, default=str))
+    print(json.dumps(run(repeats=3, steps=(8,)), indent=1, default=str))
