@@ -73,15 +73,23 @@ def inputs(case: CNBenchCase, seed: int = 1) -> dict:
     }
 
 
-def _median_seconds(fn, repeats: int, warmup: int) -> float:
+def _paired_seconds(ref, ours, repeats: int, warmup: int) -> tuple[float, float, float]:
+    """Alternate the two (ref, ours, ref, ours, …) so load changes on a shared machine hit both alike.
+    Returns (median ref s, median ours s, median of the per-pair ratios ours/ref)."""
     for _ in range(warmup):
-        fn()
-    times = []
+        ref(), ours()
+    pairs = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        ref()
+        t1 = time.perf_counter()
+        ours()
+        pairs.append((t1 - t0, time.perf_counter() - t1))
+    return (
+        statistics.median(r for r, _ in pairs),
+        statistics.median(o for _, o in pairs),
+        statistics.median(o / r for r, o in pairs),
+    )
 
 
 def run_case(case: CNBenchCase, repeats: int = 3, warmup: int = 1) -> dict:
@@ -119,8 +127,7 @@ def run_case(case: CNBenchCase, repeats: int = 3, warmup: int = 1) -> dict:
 
     ref_out, our_out = run_ref(), run_ours()
     err = max(((a - b).abs().max() / a.abs().max()).item() for a, b in zip(ref_out[:used], our_out))
-    t_ref = _median_seconds(run_ref, repeats, warmup)
-    t_ours = _median_seconds(run_ours, repeats, warmup)
+    t_ref, t_ours, ratio = _paired_seconds(run_ref, run_ours, repeats, warmup)
     return {
         "case": case.name,
         "width": case.heads * 128,
@@ -131,6 +138,6 @@ def run_case(case: CNBenchCase, repeats: int = 3, warmup: int = 1) -> dict:
         "residuals_used": used,
         "diffusers_s": t_ref,
         "fluxkit_s": t_ours,
-        "ratio": t_ours / t_ref,
+        "ratio": ratio,  # median of per-pair ratios
         "max_rel_err": err,
     }
