@@ -50,6 +50,18 @@ def core_subset(all_schemas: dict[str, dict]) -> dict[str, dict]:
     return {name: interface_only(all_schemas[name]) for name in CORE_NODES}
 
 
+MODEL_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".ckpt", ".gguf", ".sft")
+
+
+def _options(spec: list) -> list[str]:
+    return spec[0] if isinstance(spec[0], list) else spec[1]["options"]
+
+
+def _is_model_entry(input_name: str, option: str) -> bool:
+    """A choice that lists a file or folder found on this machine (not a fixed choice of the node)."""
+    return input_name == "model_folder" or option.lower().endswith(MODEL_SUFFIXES)
+
+
 def live_schemas(env) -> dict[str, dict]:
     """Schemas of every FluxKit node in a booted ComfyUI (`comfy_env.boot`), file lists emptied."""
     out = {}
@@ -57,10 +69,10 @@ def live_schemas(env) -> dict[str, dict]:
         info = json.loads(json.dumps(env.nodes.NODE_CLASS_MAPPINGS[node_id].GET_NODE_INFO_V1()))
         for section in info.get("input", {}).values():
             for name, spec in section.items():
-                if name in FILE_LIST_INPUTS:  # keep fixed entries such as "none (image only)"
+                if name in FILE_LIST_INPUTS:
                     fixed = [
-                        o for o in (spec[0] if isinstance(spec[0], list) else spec[1]["options"]) if " " in o
-                    ]
+                        o for o in _options(spec) if not _is_model_entry(name, o)
+                    ]  # e.g. "none (image only)"
                     if isinstance(spec[0], list):
                         spec[0] = fixed
                     else:

@@ -175,10 +175,9 @@ class FluxKitInpaintControlNetApply(io.ComfyNode):
             )
         if start_percent > end_percent:
             raise FluxKitError(f"{where}: start_percent {start_percent} is after end_percent {end_percent}")
-        broadcast_pair(
-            image, normalize_mask(mask), where
-        )  # validate sizes/batches here, where the user looks
-        preview = ui.PreviewImage(mask_overlay(image, normalize_mask(mask)), cls=cls)  # what gets repainted
+        hole = normalize_mask(mask)
+        broadcast_pair(image, hole, where)  # validate sizes/batches here, where the user looks
+        preview = ui.PreviewImage(mask_overlay(image, hole), cls=cls)  # what gets repainted
         if strength == 0:
             return io.NodeOutput(positive, negative, ui=preview)
         binarize = mask_mode == MASK_MODES[0]

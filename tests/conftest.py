@@ -19,13 +19,22 @@ import comfy_harness  # noqa: E402
 _COMFY_STATE: dict = {"ran": 0, "skipped": 0}
 
 
+NO_COMFYUI = "no ComfyUI checkout: set COMFYUI_PATH or put one at ~/ComfyUI (see README, 'Tests')"
+
+
 @pytest.fixture(scope="session")
-def comfy():
-    """A real ComfyUI booted in-process on the CPU with FluxKit loaded; skips the test when none is found."""
+def comfyui_path() -> Path:
+    """The ComfyUI checkout to test against; skips the test (with the reason) when none is found."""
     path = comfy_harness.find_comfyui()
     if path is None:
-        pytest.skip("no ComfyUI checkout: set COMFYUI_PATH or put one at ~/ComfyUI (see README, 'Tests')")
-    return comfy_harness.boot(path)
+        pytest.skip(NO_COMFYUI)
+    return path
+
+
+@pytest.fixture(scope="session")
+def comfy(comfyui_path):
+    """A real ComfyUI booted in-process on the CPU with FluxKit loaded; skips the test when none is found."""
+    return comfy_harness.boot(comfyui_path)
 
 
 def pytest_runtest_logreport(report):
@@ -67,16 +76,13 @@ E2E_SIZE = (200, 152)  # the e2e test image: deliberately not multiples of 16
 
 
 @pytest.fixture(scope="session")
-def comfy_server(thin_models, tmp_path_factory):
+def comfy_server(comfyui_path, thin_models, tmp_path_factory):
     """A real ComfyUI started as a headless server on a free 127.0.0.1 port, FluxKit linked into its custom_nodes,
     the thin set under the published file names, test images in its input folder. Skips where no ComfyUI is found."""
     from fluxkit_workflows.comfy_server import ComfyServer
     from fluxkit_workflows.run_demo import demo_image
     from fluxkit_workflows.thin_set import link_into_models
 
-    comfyui = comfy_harness.find_comfyui()
-    if comfyui is None:
-        pytest.skip("no ComfyUI checkout: set COMFYUI_PATH or put one at ~/ComfyUI (see README, 'Tests')")
     base = tmp_path_factory.mktemp("comfy-base")
     link_into_models(base / "models", thin_models)
     # a file in the wrong folder, for the bad-prompt tests: a LoRA is not an inpainting ControlNet
@@ -84,5 +90,5 @@ def comfy_server(thin_models, tmp_path_factory):
     (base / "input").mkdir(parents=True, exist_ok=True)
     demo_image(base / "input" / "fluxkit_e2e.png", *E2E_SIZE)
     demo_image(base / "input" / "fluxkit_other_size.png", 96, 64)
-    with ComfyServer(comfyui, base) as server:
+    with ComfyServer(comfyui_path, base) as server:
         yield server

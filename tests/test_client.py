@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 
 import numpy as np
 import pytest
@@ -14,6 +13,7 @@ from PIL import Image
 
 from fluxkit_tools import client
 from fluxkit_workflows.comfy_client import PromptRejected, fetch_outputs, run_prompt, safe_file_name
+from fluxkit_workflows.comfy_server import free_port
 
 
 @pytest.fixture()
@@ -100,12 +100,6 @@ def test_safe_file_names(name, safe):
 # --- protocol against a stand-in server --------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 async def _stand_in(port: int, reject: bool):
     """Speaks the part of ComfyUI's protocol the client uses; its output name tries a path traversal."""
     sockets: list[web.WebSocketResponse] = []
@@ -161,7 +155,7 @@ async def _stand_in(port: int, reject: bool):
 
 def test_protocol_progress_outputs_and_safe_names(tmp_path):
     async def go():
-        port = _free_port()
+        port = free_port()
         runner = await _stand_in(port, reject=False)
         seen = []
         try:
@@ -180,7 +174,7 @@ def test_protocol_progress_outputs_and_safe_names(tmp_path):
 
 
 def test_rejected_prompt_exits_1_with_server_text(tmp_path, capsys):
-    port = _free_port()
+    port = free_port()
 
     async def go():
         runner = await _stand_in(port, reject=True)

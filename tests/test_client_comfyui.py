@@ -14,7 +14,6 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from fluxkit_tools import client
 from fluxkit_workflows import build
-from fluxkit_workflows.comfy_env import find_comfyui
 from fluxkit_workflows.comfy_server import ComfyServer
 from fluxkit_workflows.run_demo import thin_variant
 from fluxkit_workflows.thin_set import PROMPT_FILE, link_into_models
@@ -67,10 +66,8 @@ def test_rejected_prompt_exits_1_with_comfyui_text(comfy_server, thin_workflow, 
     assert "FluxKitTurboScheduler" in err and "steps" in err and "smaller than min" in err
 
 
-def test_batch_survives_server_kill_and_restart(thin_models, thin_workflow, tmp_path):
-    comfyui = find_comfyui()
-    if comfyui is None:
-        pytest.skip("no ComfyUI checkout: set COMFYUI_PATH or put one at ~/ComfyUI (see README, 'Tests')")
+def test_batch_survives_server_kill_and_restart(comfyui_path, thin_models, thin_workflow, tmp_path):
+    comfyui = comfyui_path
     base = tmp_path / "base"
     link_into_models(base / "models", thin_models)
     inputs = tmp_path / "inputs"

@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 
 from fluxkit_tools import launch, proxy
-from fluxkit_workflows.comfy_env import REPO_ROOT, find_comfyui
+from fluxkit_workflows.comfy_env import REPO_ROOT
 from fluxkit_workflows.comfy_server import free_port
 
 TOKEN = "t0k3n-for-tests-0123456789"
@@ -141,10 +141,8 @@ def test_tunnel_without_url_is_an_error(tmp_path):
 
 
 @pytest.mark.comfyui
-def test_launcher_with_real_comfyui(tmp_path):
-    comfyui = find_comfyui()
-    if comfyui is None:
-        pytest.skip("no ComfyUI checkout: set COMFYUI_PATH or put one at ~/ComfyUI (see README, 'Tests')")
+def test_launcher_with_real_comfyui(comfyui_path, tmp_path):
+    comfyui = comfyui_path
     exe = stand_in(tmp_path)
     proxy_port, comfy_port = free_port(), free_port()
     cmd = [sys.executable, "-m", "fluxkit_tools.launch", "--comfyui", str(comfyui), "--cpu", "--cloudflared", str(exe),
