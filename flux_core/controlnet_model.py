@@ -219,6 +219,14 @@ class AlimamaInpaintControlNet(nn.Module):
         return out
 
 
+def expected_keys(config: InpaintControlNetConfig) -> set[str]:
+    """The checkpoint keys `config` defines: the state-dict keys of the module built with plain torch layers on
+    the meta device (no memory). Not the keys of the module built with the caller's `operations`: ComfyUI's lazy
+    layers (dynamic VRAM) hold `weight=None` until the state dict is loaded, so their state_dict() is short."""
+    with torch.device("meta"):
+        return set(AlimamaInpaintControlNet(config).state_dict())
+
+
 def load_inpaint_controlnet(
     path: str,
     dtype=None,
@@ -242,9 +250,9 @@ def load_inpaint_controlnet(
             config_json = candidate
     inferred = infer_inpaint_controlnet_config(sd, path, config_json)
     config = config or inferred
+    expected = expected_keys(config)
     with torch.device("meta"):
         model = AlimamaInpaintControlNet(config, dtype=dtype, operations=operations)
-    expected = set(model.state_dict())
     missing, unexpected = sorted(expected - set(sd)), sorted(set(sd) - expected)
     if missing or unexpected:
         raise CheckpointError(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 
 import comfy.model_management as mm
-import comfy.model_patcher
 import comfy.ops
 import folder_paths
 import torch
@@ -18,6 +17,7 @@ from ..flux_core.errors import FluxKitError
 from ..flux_core.inpaint_mask import mask_overlay
 from ..flux_core.safetensors_io import read_safetensors_header
 from . import comfy_types as t
+from .comfy_compat import core_model_patcher
 from .inpaint_control import FluxKitInpaintControl
 
 log = logging.getLogger(__name__)
@@ -49,9 +49,9 @@ def load_inpaint_control(path: str, weight_dtype: str = WEIGHT_DTYPES[0]) -> Flu
     network = load_inpaint_controlnet(
         path, dtype=unet_dtype, device=offload_device, operations=ops, linear_weight_dtype=linear_dtype
     )
-    patcher = comfy.model_patcher.ModelPatcher(
-        network, load_device=load_device, offload_device=offload_device
-    )
+    # the class core wraps its own ControlNets in (ModelPatcherDynamic under dynamic VRAM), so that FLUX and the
+    # ControlNet are managed alike in one load_models_gpu call
+    patcher = core_model_patcher()(network, load_device=load_device, offload_device=offload_device)
     log.info("FluxKit: loaded inpainting ControlNet %s (%s)", path, network.config)
     return FluxKitInpaintControl(network, patcher, load_device, compute_dtype=manual_cast or unet_dtype)
 

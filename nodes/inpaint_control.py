@@ -13,30 +13,21 @@ double block i. This class:
 
 from __future__ import annotations
 
+import copy
 import logging
 
 import comfy.controlnet
 import comfy.model_management as mm
+import comfy.model_patcher
 import torch
 
 from ..flux_core.control_input import build_control_latent, image_ids, pack_tokens
 from ..flux_core.errors import FluxKitError
 from ..flux_core.residual_schedule import ResidualRule, residual_schedule, residuals_used
+from .comfy_compat import flux1_config
 
 log = logging.getLogger(__name__)
 APPLY_NODE = "FluxKit Inpaint ControlNet Apply"
-
-
-def _flux_block_counts(base_model) -> tuple[int, int]:
-    """(double, single) block counts of a ComfyUI FLUX BaseModel, or a FluxKitError for other models."""
-    dm = getattr(base_model, "diffusion_model", None)
-    double, single = getattr(dm, "double_blocks", None), getattr(dm, "single_blocks", None)
-    if double is None or single is None or getattr(dm, "img_in", None) is None:
-        raise FluxKitError(
-            f"{APPLY_NODE}: the model being sampled is {type(base_model).__name__}, not FLUX; the alimama inpainting "
-            "ControlNet only works with FLUX.1-dev models"
-        )
-    return len(double), len(single)
 
 
 class FluxKitInpaintControl(comfy.controlnet.ControlBase):
@@ -70,16 +61,37 @@ class FluxKitInpaintControl(comfy.controlnet.ControlBase):
     def copy(self):
         c = FluxKitInpaintControl(self.network, self.patcher, self.load_device, self.compute_dtype, self.rule)
         self.copy_to(c)
-        c.image, c.mask, c.binarize = self.image, self.mask, self.binarize
+        c.image, c.mask, c.vae, c.binarize = self.image, self.mask, self.vae, self.binarize
+        return c
+
+    def deepclone_multigpu(self, load_device, autoregister=False):
+        """This control for another GPU (core's MultiGPU sampling, ComfyUI 0.23+): the same image, mask and settings
+        with its own copy of the network in its own patcher on `load_device`, as core's ControlNet does. With
+        `autoregister` it is kept in `multigpu_clones`, where the sampler's per-device threads look it up."""
+        c = self.copy()
+        c.network = copy.deepcopy(self.network)
+        c.patcher = comfy.model_patcher.ModelPatcher(
+            c.network, load_device=load_device, offload_device=mm.unet_offload_device()
+        )
+        c.load_device = load_device
+        if autoregister:
+            self.multigpu_clones[load_device] = c
         return c
 
     # --- ComfyUI sampling hooks ----------------------------------------------------------------------------------
     def pre_run(self, model, percent_to_timestep_function):
         super().pre_run(model, percent_to_timestep_function)
-        n_double, _ = _flux_block_counts(model)
+        flux = flux1_config(model, APPLY_NODE)
+        if self.network.config.hidden_size != flux["hidden_size"]:
+            raise FluxKitError(
+                f"{APPLY_NODE}: the ControlNet is {self.network.config.hidden_size} wide, the FLUX model "
+                f"{flux['hidden_size']}"
+            )
         self._model_sampling = model.model_sampling
         self._latent_format = model.latent_format
-        self._schedule = residual_schedule(n_double, self.network.config.num_double_blocks, self.rule)
+        self._schedule = residual_schedule(
+            int(flux["depth"]), self.network.config.num_double_blocks, self.rule
+        )
 
     def cleanup(self):
         self._control_tokens, self._cache_hw = None, None

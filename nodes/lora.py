@@ -15,6 +15,7 @@ from ..flux_core.errors import FluxKitError
 from ..flux_core.lora_reader import LoraPatch, read_flux_lora
 from ..flux_core.safetensors_io import load_state_dict
 from . import comfy_types as t
+from .comfy_compat import flux1_config
 
 log = logging.getLogger(__name__)
 NODE = "FluxKit LoRA Loader"
@@ -42,11 +43,8 @@ def comfy_patches(patches: list[LoraPatch]) -> dict:
 
 def model_shapes(model) -> dict[str, tuple[int, ...]]:
     """BFL weight shapes of the MODEL's diffusion model (keys without 'diffusion_model.')."""
-    dm = getattr(model.model, "diffusion_model", None)
-    if dm is None or not hasattr(dm, "double_blocks") or not hasattr(dm, "img_in"):
-        raise FluxKitError(
-            f"{NODE}: the MODEL is {type(model.model).__name__}, not FLUX; use core's LoraLoader for it"
-        )
+    flux1_config(model, NODE)  # FLUX.2, Chroma, LongCat… are FLUX-family but not FLUX.1: another key map
+    dm = model.model.diffusion_model
     return {k: tuple(v.shape) for k, v in dm.state_dict().items()}
 
 

@@ -1,0 +1,57 @@
+"""One place for the ComfyUI internals whose shape differs between releases (0.3.64 … 0.28 and the newest read).
+
+- `core_model_patcher()`: the patcher class core uses for its own ControlNets and encoders. 0.3.64 has only
+  `ModelPatcher`; 0.28+ has `CoreModelPatcher`, which `main.py` rebinds to `ModelPatcherDynamic` when dynamic VRAM
+  is on, so it is looked up at call time, never cached at import.
+- `flux1_config(model, where)`: the FLUX.1 checks FluxKit's ControlNet, LoRA and Qwen nodes share. A model is FLUX.1
+  when ComfyUI's own detection says so (its `unet_config`), not when it happens to have `double_blocks`: FLUX.2,
+  LongCat-Image and Chroma are FLUX-family models with other widths, text encoders or layouts.
+
+docs/COMPAT.md lists every ComfyUI API FluxKit uses and how each release differs.
+"""
+
+from __future__ import annotations
+
+import comfy.model_patcher
+
+from ..flux_core.errors import FluxKitError
+
+
+def core_model_patcher():
+    """The class core wraps its own ControlNets in (CoreModelPatcher where it exists, else ModelPatcher)."""
+    return getattr(comfy.model_patcher, "CoreModelPatcher", comfy.model_patcher.ModelPatcher)
+
+
+# What ComfyUI's model detection writes into unet_config for FLUX.1 (dev, schnell, Fill, Kontext):
+# key → (value FLUX.1 has, what it means when it differs). FLUX.2 says image_model "flux2"; LongCat-Image says
+# "flux" but has a 3584-wide Qwen text input and no CLIP vector; Chroma says "chroma".
+FLUX1_UNET_CONFIG: dict[str, tuple[object, str]] = {
+    "image_model": ("flux", "the model family"),
+    "hidden_size": (3072, "the transformer width"),
+    "context_in_dim": (4096, "the text-encoder (T5-XXL) width"),
+    "vec_in_dim": (768, "the pooled CLIP-L width"),
+}
+
+
+def _unet_config(model) -> dict | None:
+    base = getattr(model, "model", model)  # a ModelPatcher or its BaseModel
+    cfg = getattr(getattr(base, "model_config", None), "unet_config", None)
+    return cfg if isinstance(cfg, dict) else None
+
+
+def flux1_config(model, where: str) -> dict:
+    """ComfyUI's unet_config of `model` (a MODEL patcher or a BaseModel) if it is FLUX.1, else a FluxKitError that
+    names the node (`where`), the model and what was expected."""
+    base = getattr(model, "model", model)
+    cfg = _unet_config(model)
+    what = f"{type(base).__name__}"
+    if cfg is None:
+        raise FluxKitError(f"{where}: the model is a {what} without ComfyUI's model config; expected FLUX.1")
+    family = cfg.get("image_model")
+    for key, (expected, meaning) in FLUX1_UNET_CONFIG.items():
+        if cfg.get(key) != expected:
+            raise FluxKitError(
+                f"{where}: the model is {what} (image_model {family!r}, {key}={cfg.get(key)!r}: {meaning}); "
+                f"expected FLUX.1 ({key}={expected!r}). FluxKit's FLUX nodes work with FLUX.1-dev/schnell models"
+            )
+    return cfg
