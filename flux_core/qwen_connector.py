@@ -100,6 +100,12 @@ def embedded_to_context(
     return u.reshape(*embedded.shape[:-1], w.shape[1]).float()
 
 
+def _apply(linear: torch.nn.Linear, x: torch.Tensor) -> torch.Tensor:
+    """`linear(x)` on x's device and dtype without moving the module (it is a node output, shared and cached)."""
+    bias = None if linear.bias is None else linear.bias.to(x)
+    return torch.nn.functional.linear(x, linear.weight.to(x), bias)
+
+
 def assemble_context(
     qwen_states: torch.Tensor,
     connector: torch.nn.Linear,
@@ -125,12 +131,12 @@ def assemble_context(
             )
         x = x * token_weights.to(x)[None, :, None]
     with torch.no_grad():
-        context = connector.to(x.device)(x)
+        context = _apply(connector, x)
         if t5_states is None:
             return context
         if t5_embedder is None or txt_in is None:
             raise FluxKitError("a prompt needs the T5 embedder (t5_embedder.pt) and the FLUX model's txt_in")
-        embedded = t5_embedder.to(x.device)(t5_states.float().to(x.device))
+        embedded = _apply(t5_embedder, t5_states.float().to(x.device))
     t5_context = embedded_to_context(embedded, *(t.to(x.device) for t in txt_in))
     if t5_context.shape[0] != context.shape[0]:
         t5_context = t5_context.expand(context.shape[0], -1, -1)

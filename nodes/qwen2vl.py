@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 
 import comfy.model_management as mm
+import comfy.model_patcher
 import folder_paths
 import torch
 from comfy_api.latest import io
@@ -19,6 +20,7 @@ from ..flux_core.errors import FluxKitError
 from ..flux_core.qwen2vl_encoder import Qwen2VL, image_token_states, load_qwen2vl
 from ..flux_core.qwen_connector import assemble_context, griddot_weights, load_connector, load_t5_embedder
 from . import comfy_types as t
+from .comfy_compat import flux1_config
 from .paths import register_model_folders
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,26 @@ DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 NO_T5 = "none (image only)"
 Qwen2VLType = io.Custom("FLUXKIT_QWEN2VL")
 ConnectorType = io.Custom("FLUXKIT_QWEN2VL_CONNECTOR")
+
+
+class ManagedModule(torch.nn.Module):
+    """What the ModelPatcher manages: transformers' model as its one child. ModelPatcher writes bookkeeping
+    attributes (`device`, `model_loaded_weight_memory`, …) onto the module it holds, and transformers'
+    PreTrainedModel has a read-only `device` property, so it cannot be held directly."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.qwen = model
+
+
+@dataclass(frozen=True)
+class LoadedQwen2VL:
+    """The loader's output: Qwen2-VL and the ModelPatcher through which ComfyUI moves it (to the GPU for encoding,
+    evicted like any other model when FLUX needs the room). A plain ModelPatcher: its layers are transformers'
+    torch.nn ones, not comfy.ops, so it is loaded whole (ComfyUI's dynamic patcher streams only comfy.ops layers)."""
+
+    qwen: Qwen2VL
+    patcher: comfy.model_patcher.ModelPatcher
 
 
 @dataclass(frozen=True)
@@ -69,8 +91,9 @@ class FluxKitQwen2VLLoader(io.ComfyNode):
             display_name="FluxKit Qwen2-VL Loader",
             category=CATEGORY,
             description=(
-                "Loads Qwen2-VL (Qwen/Qwen2-VL-7B-Instruct, ~15 GB in bf16) from a folder in models/qwen2vl. It stays "
-                "on the CPU and is moved to the GPU only while encoding."
+                "Loads Qwen2-VL (Qwen/Qwen2-VL-7B-Instruct, ~15 GB in bf16) from a folder in models/qwen2vl onto the "
+                "offload device. ComfyUI's model management moves it to the GPU to encode and evicts it (or FLUX) "
+                "when another model needs the memory."
             ),
             inputs=[
                 io.Combo.Input(
@@ -92,7 +115,12 @@ class FluxKitQwen2VLLoader(io.ComfyNode):
     @classmethod
     def execute(cls, model_folder: str, dtype: str) -> io.NodeOutput:
         path = find_model_folder(model_folder)
-        return io.NodeOutput(load_qwen2vl(path, DTYPES[dtype], device=mm.unet_offload_device()))
+        offload = mm.unet_offload_device()
+        qwen = load_qwen2vl(path, DTYPES[dtype], device=offload)
+        patcher = comfy.model_patcher.ModelPatcher(
+            ManagedModule(qwen.model), load_device=mm.get_torch_device(), offload_device=offload
+        )
+        return io.NodeOutput(LoadedQwen2VL(qwen, patcher))
 
 
 class FluxKitQwen2VLConnectorLoader(io.ComfyNode):
@@ -208,22 +236,22 @@ class FluxKitQwen2VLEncode(io.ComfyNode):
 
     @classmethod
     def execute(
-        cls, qwen2vl: Qwen2VL, connector: Connector, model, image, empty_conditioning, center_x, center_y, radius,
+        cls, qwen2vl: LoadedQwen2VL, connector: Connector, model, image, empty_conditioning, center_x, center_y, radius,
         prompt_conditioning=None, strength: float = 1.0,
     ) -> io.NodeOutput:  # fmt: skip
         where = "FluxKit Qwen2VL-Flux Encode"
         with_prompt = prompt_conditioning is not None
+        if with_prompt:
+            flux1_config(model, where)  # its txt_in is read: FLUX.1's 4096 → 3072
         if with_prompt and connector.t5_embedder is None:
             raise FluxKitError(
                 f"{where}: a prompt needs the T5 embedder; pick t5_embedder.pt in the connector loader"
             )
-        device = mm.get_torch_device()
-        qwen2vl.model.to(device)
-        try:
-            encoded = [image_token_states(qwen2vl, img, with_prompt, device) for img in image]
-        finally:
-            qwen2vl.model.to(mm.unet_offload_device())
-            mm.soft_empty_cache()
+        # through ComfyUI's model management: it frees room (unloading FLUX if need be) and keeps Qwen2-VL loaded
+        # until something else needs the memory; whole, because transformers' layers cannot run partly offloaded
+        mm.load_models_gpu([qwen2vl.patcher], force_full_load=True)
+        device = qwen2vl.patcher.load_device
+        encoded = [image_token_states(qwen2vl.qwen, img, with_prompt, device) for img in image]
         pooled = empty_conditioning[0][1].get("pooled_output")
         t5 = prompt_conditioning[0][0] if with_prompt else None
         txt_in = txt_in_weights(model) if with_prompt else None

@@ -22,9 +22,10 @@ def parts(comfy, thin_models):
     conditioning_io = comfy.import_module(comfy.pack.__name__ + ".flux_core.conditioning_io")
     folder_paths.add_model_folder_path("qwen2vl_flux", os.path.dirname(thin_models["qwen_connector"]))
     folder_paths.add_model_folder_path("loras", os.path.dirname(thin_models["lora"]))
+    folder_paths.add_model_folder_path("qwen2vl", os.path.dirname(thin_models["qwen2vl"]))
     model = sd.load_diffusion_model(thin_models["flux"])
     patched = lora_mod.FluxKitLoraLoader.execute(model, os.path.basename(thin_models["lora"]), 1.0).result[0]
-    qwen = qwen_mod.load_qwen2vl(thin_models["qwen2vl"], torch.float32)
+    qwen = qwen_mod.FluxKitQwen2VLLoader.execute(os.path.basename(thin_models["qwen2vl"]), "fp32").result[0]
     connector = qwen_mod.FluxKitQwen2VLConnectorLoader.execute(
         os.path.basename(thin_models["qwen_connector"]), os.path.basename(thin_models["qwen_t5_embedder"])
     ).result[0]
@@ -59,6 +60,26 @@ def test_encode_is_ordinary_conditioning_and_t5_part_is_exact(comfy, parts, thin
     assert not torch.equal(
         base.model.diffusion_model.txt_in.weight, txt_in.weight
     )  # the LoRA did move txt_in
+
+
+def test_qwen2vl_is_loaded_through_comfyui_model_management(comfy, parts):
+    """Qwen2-VL (~15 GB) goes to the GPU as ComfyUI's own models do (load_models_gpu frees room, e.g. by
+    unloading FLUX) and is unloaded by it like any other model; never moved by hand outside its bookkeeping."""
+    mm = comfy.import_module("comfy.model_management")
+    qwen_mod, model, qwen, connector, text = parts
+    mm.unload_all_models()
+    assert not any(lm.model is qwen.patcher for lm in mm.current_loaded_models)
+    before = {k: v.clone() for k, v in connector.connector.state_dict().items()}
+    qwen_mod.FluxKitQwen2VLEncode.execute(
+        qwen, connector, model, torch.rand(1, 64, 64, 3), text, 0.5, 0.5, 0.0
+    )
+    loaded = [lm for lm in mm.current_loaded_models if lm.model is qwen.patcher]
+    assert len(loaded) == 1 and loaded[0].device == qwen.patcher.load_device
+    assert qwen.patcher.model.qwen is qwen.qwen.model
+    mm.unload_all_models()  # what ComfyUI does to make room for FLUX: Qwen2-VL leaves with the rest
+    assert not any(lm.model is qwen.patcher for lm in mm.current_loaded_models)
+    after = connector.connector.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # the connector (a node output) is unchanged
 
 
 def test_prompt_without_t5_embedder_is_a_clear_error(parts):
