@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from comfy_api.latest import ComfyExtension, io
 
-from . import conditioning, controlnet, inpaint, lora, qwen2vl, sampling
+from . import conditioning, controlnet, inpaint, lora, qwen2vl, sampling, web_routes
 
 AREA_MODULES = (controlnet, lora, sampling, inpaint, qwen2vl, conditioning)
 
@@ -15,4 +15,5 @@ class FluxKitExtension(ComfyExtension):
 
 
 async def comfy_entrypoint() -> FluxKitExtension:
+    web_routes.register()  # template thumbnails on the newest route layout (a no-op without a server)
     return FluxKitExtension()
