@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from flux_core import thin_models as tm
-from fluxkit_workflows.comfy_env import boot, find_comfyui
+from fluxkit_workflows.comfy_env import boot, find_comfyui, run_node
 from fluxkit_workflows.thin_set import ensure_thin_set
 
 
@@ -42,10 +42,11 @@ def run(repeats: int = 3, rank: int = 64) -> dict:
         folder_paths.add_model_folder_path("loras", tmp, is_default=True)
         model = comfy.sd.load_diffusion_model(thin["flux"])
         fluxkit_node = env.nodes.NODE_CLASS_MAPPINGS["FluxKitLoraLoader"]
-        core_node = env.nodes.NODE_CLASS_MAPPINGS["LoraLoaderModelOnly"]
-        loaders = {  # a new core instance each time: it caches the last file it read on the instance
+        loaders = {  # a new core instance on each call (run_node): it caches the last file it read on the instance
             "fluxkit": lambda: fluxkit_node.execute(model, name, 1.0).result[0],
-            "core": lambda: core_node().load_lora_model_only(model, name, 1.0)[0],
+            "core": lambda: run_node(
+                env.nodes, "LoraLoaderModelOnly", model=model, lora_name=name, strength_model=1.0
+            )[0],
         }
         times: dict[str, dict[str, list[float]]] = {k: {"load_s": [], "patch_s": []} for k in loaders}
         patched_weights = {}

@@ -75,6 +75,15 @@ def randomise(module: torch.nn.Module, seed: int) -> torch.nn.Module:
     return module
 
 
+def flux1_version_params(flux_params) -> dict:
+    """FluxParams fields newer ComfyUI releases require, with the values its model detection gives FLUX.1
+    (0.4.0 made `txt_ids_dims` required; FLUX.1 has none: `[]`)."""
+    import dataclasses
+
+    fields = {f.name for f in dataclasses.fields(flux_params)}
+    return {k: v for k, v in {"txt_ids_dims": []}.items() if k in fields}
+
+
 def build(cfg: dict, device: str, dtype: torch.dtype):
     import comfy.ldm.flux.controlnet
     import comfy.ldm.flux.model
@@ -86,6 +95,7 @@ def build(cfg: dict, device: str, dtype: torch.dtype):
         mlp_ratio=4.0, num_heads=cfg["heads"], axes_dim=[16, 56, 56], theta=10000, patch_size=2, qkv_bias=True,
         guidance_embed=True,
     )  # fmt: skip
+    params.update(flux1_version_params(comfy.ldm.flux.model.FluxParams))
     base = comfy.ldm.flux.model.Flux(
         depth=cfg["double"],
         depth_single_blocks=cfg["single"],

@@ -69,4 +69,20 @@ def boot(path: Path) -> types.SimpleNamespace:
         pack=pack,
         fluxkit_ids=fluxkit_ids,
         import_module=importlib.import_module,
+        run=lambda node_id, **inputs: run_node(nodes, node_id, **inputs),
     )
+
+
+def run_node(nodes_module, node_id: str, **inputs) -> tuple:
+    """Run one registered node (core or FluxKit) by id with keyword inputs, as ComfyUI's executor would, and
+    return its outputs as a tuple. V3 nodes go through `execute` (core moved many nodes to V3 after 0.3.64 and
+    keeps the V1 method names only as aliases marked for removal); V1 nodes through their FUNCTION."""
+    cls = nodes_module.NODE_CLASS_MAPPINGS[node_id]
+    from comfy_api.latest import io
+
+    if isinstance(cls, type) and issubclass(cls, io.ComfyNode):
+        out = cls.execute(**inputs)
+        if asyncio.iscoroutine(out):
+            out = asyncio.run(out)
+        return tuple(out.result) if out.result is not None else ()
+    return tuple(getattr(cls(), cls.FUNCTION)(**inputs))

@@ -102,8 +102,16 @@ class ComfyServer:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.is_file() else ""
+    def log_mark(self) -> int:
+        """The log's current length in bytes: pass it to `log_text(since=…)` to read what came after."""
+        return self.log_path.stat().st_size if self.log_path.is_file() else 0
+
+    def log_text(self, since: int = 0) -> str:
+        if not self.log_path.is_file():
+            return ""
+        with open(self.log_path, "rb") as f:
+            f.seek(since)
+            return f.read().decode(errors="replace")
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:])

@@ -4,7 +4,8 @@
     python -m fluxkit_workflows.dump_schemas --core   # core nodes the workflows use → core_schemas.json
 
 FluxKit's come from a live ComfyUI at $COMFYUI_PATH or ~/ComfyUI; model-file choice lists are emptied, as in
-ComfyUI's own dump without model files, and `python_module` (it names the checkout folder) is dropped. The core
+ComfyUI's own dump without model files, and only the fields FluxKit decides are kept (`FLUXKIT_OWNED_KEYS`: not
+`python_module`, which names the checkout folder, nor the flags each ComfyUI release adds). The core
 subset is the interface part only (types, defaults, ranges, choices, widget order, outputs; no tooltips or
 descriptions) of the ComfyUI 0.3.64 dump in ../shared/comfyui/object_info.json, or of a live ComfyUI, so that CI
 can validate without either. Tests keep both files equal to their sources where those are present.
@@ -34,6 +35,13 @@ CORE_NODES = sorted({
     "ControlNetLoader", "ControlNetInpaintingAliMamaApply", "SplitSigmasDenoise",
 })  # fmt: skip
 DROPPED_KEYS = ("description", "output_tooltips", "python_module")
+# The NodeInfo fields FluxKit's node definitions decide. ComfyUI adds fields of its own from release to release
+# (0.28: dev_only, has_intermediate_output, is_input_list, …); those are not FluxKit's interface and are left out, so
+# the committed file is the same whichever ComfyUI dumped it.
+FLUXKIT_OWNED_KEYS = (
+    "name", "display_name", "description", "category", "input", "input_order", "output", "output_is_list",
+    "output_name", "output_node", "output_tooltips", "deprecated", "experimental",
+)  # fmt: skip
 
 
 def interface_only(schema: dict) -> dict:
@@ -77,8 +85,7 @@ def live_schemas(env) -> dict[str, dict]:
                         spec[0] = fixed
                     else:
                         spec[1]["options"] = fixed
-        info.pop("python_module", None)
-        out[node_id] = info
+        out[node_id] = {k: info[k] for k in FLUXKIT_OWNED_KEYS if k in info}
     return out
 
 

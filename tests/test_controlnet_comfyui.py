@@ -53,8 +53,10 @@ def rel_err(a, b):
 
 
 def core_apply(comfy, pos, neg, cn, vae, image, mask, strength, start=0.0, end=1.0):
-    apply = comfy.nodes.NODE_CLASS_MAPPINGS["ControlNetInpaintingAliMamaApply"]()
-    return apply.apply_inpaint_controlnet(pos, neg, cn, vae, image, mask, strength, start, end)
+    return comfy.run(
+        "ControlNetInpaintingAliMamaApply", positive=pos, negative=neg, control_net=cn, vae=vae, image=image,
+        mask=mask, strength=strength, start_percent=start, end_percent=end,
+    )  # fmt: skip
 
 
 def fluxkit_apply(comfy, pos, neg, cn, vae, image, mask, strength, start=0.0, end=1.0):
@@ -76,7 +78,7 @@ def test_sampled_latent_matches_core_and_depends_on_control(comfy, setup):
     image = torch.rand(1, 128, 128, 3, generator=g)
     mask = torch.zeros(1, 128, 128)
     mask[:, 32:96, 40:100] = 1.0
-    core_cn = comfy.nodes.ControlNetLoader().load_controlnet(setup["cn_name"])[0]
+    core_cn = comfy.run("ControlNetLoader", control_net_name=setup["cn_name"])[0]
     fk_cn = (
         comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintControlNetLoader"].execute(setup["cn_name"]).result[0]
     )
@@ -106,7 +108,7 @@ def test_chained_true_cfg_odd_size_matches_core(comfy, setup):
     m1, m2 = torch.zeros(1, 136, 120), torch.zeros(1, 136, 120)
     m1[:, 10:60, 10:70] = 1.0
     m2[:, 70:130, 50:118] = 1.0
-    core_cn = comfy.nodes.ControlNetLoader().load_controlnet(setup["cn_name"])[0]
+    core_cn = comfy.run("ControlNetLoader", control_net_name=setup["cn_name"])[0]
     fk_cn = (
         comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintControlNetLoader"].execute(setup["cn_name"]).result[0]
     )
@@ -127,7 +129,7 @@ def test_chained_true_cfg_odd_size_matches_core(comfy, setup):
 def test_wrong_control_net_type_is_a_clear_error(comfy, setup):
     from flux_core.errors import FluxKitError
 
-    core_cn = comfy.nodes.ControlNetLoader().load_controlnet(setup["cn_name"])[0]
+    core_cn = comfy.run("ControlNetLoader", control_net_name=setup["cn_name"])[0]
     image, mask = torch.rand(1, 64, 64, 3), torch.zeros(1, 64, 64)
     with pytest.raises(ValueError, match="FluxKit Inpaint ControlNet Loader"):
         fluxkit_apply(comfy, conditioning(1), conditioning(2), core_cn, setup["vae"], image, mask, 1.0)

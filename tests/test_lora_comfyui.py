@@ -37,10 +37,13 @@ def patched_weights(patcher) -> dict[str, torch.Tensor]:
     return out
 
 
+def core_lora(comfy, model, name, strength):
+    return comfy.run("LoraLoaderModelOnly", model=model, lora_name=name, strength_model=strength)[0]
+
+
 def test_fluxkit_lora_equals_core_lora_loader(comfy, lora_setup):
     model, (lora_a, lora_b) = lora_setup["model"], lora_setup["loras"]
     loader = comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitLoraLoader"]
-    core = comfy.nodes.NODE_CLASS_MAPPINGS["LoraLoaderModelOnly"]()
     base = patched_weights(model)
 
     out = loader.execute(model, lora_a, 0.8)
@@ -50,7 +53,7 @@ def test_fluxkit_lora_equals_core_lora_loader(comfy, lora_setup):
         and "NOT applied" not in out.ui.as_dict()["text"][0]
     )
     ours = patched_weights(fk)
-    theirs = patched_weights(core.load_lora_model_only(model, lora_a, 0.8)[0])
+    theirs = patched_weights(core_lora(comfy, model, lora_a, 0.8))
     err = max((ours[k] - theirs[k]).abs().max().item() for k in ours)
     moved = sum(
         not torch.equal(ours[k], base[k]) for k in ours if k.endswith(".weight") and ours[k].ndim == 2
@@ -65,9 +68,7 @@ def test_fluxkit_lora_equals_core_lora_loader(comfy, lora_setup):
     )  # input MODEL untouched
 
     stacked_ours = patched_weights(loader.execute(fk, lora_b, 0.5).result[0])
-    stacked_core = patched_weights(
-        core.load_lora_model_only(core.load_lora_model_only(model, lora_a, 0.8)[0], lora_b, 0.5)[0]
-    )
+    stacked_core = patched_weights(core_lora(comfy, core_lora(comfy, model, lora_a, 0.8), lora_b, 0.5))
     assert max((stacked_ours[k] - stacked_core[k]).abs().max().item() for k in stacked_ours) <= 1e-6
 
 

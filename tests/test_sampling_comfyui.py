@@ -23,7 +23,6 @@ def node(comfy, name):
 
 
 def run_custom_advanced(comfy, model, sampler, sigmas, seed=11):
-    cs = comfy.import_module("comfy_extras.nodes_custom_sampler")
     g = torch.Generator().manual_seed(0)
     cond = [
         [
@@ -31,10 +30,18 @@ def run_custom_advanced(comfy, model, sampler, sigmas, seed=11):
             {"pooled_output": torch.randn(1, 768, generator=g), "guidance": 3.5},
         ]
     ]
-    guider = cs.BasicGuider().get_guider(model, cond)[0]
-    noise = cs.RandomNoise().get_noise(seed)[0]
+    guider = comfy.run("BasicGuider", model=model, conditioning=cond)[0]
+    noise = comfy.run("RandomNoise", noise_seed=seed)[0]
     latent = {"samples": torch.zeros(1, 16, 8, 8)}
-    return cs.SamplerCustomAdvanced().sample(noise, guider, sampler, sigmas, latent)[1]["samples"]
+    out = comfy.run(
+        "SamplerCustomAdvanced",
+        noise=noise,
+        guider=guider,
+        sampler=sampler,
+        sigmas=sigmas,
+        latent_image=latent,
+    )
+    return out[1]["samples"]
 
 
 def test_turbo_scheduler_values(comfy, flux):
@@ -55,9 +62,8 @@ def test_dmd2_sampler_equals_core_lcm_on_flux_and_turbo_runs(comfy, flux):
     )
     sigmas = sigmas.result[0]
     assert sigmas.tolist() == pytest.approx([0.999, 0.749, 0.499, 0.249, 0.0])
-    cs = comfy.import_module("comfy_extras.nodes_custom_sampler")
     dmd2 = node(comfy, "FluxKitDMD2Sampler").execute("unit (DMD2)").result[0]
-    lcm = cs.KSamplerSelect().get_sampler("lcm")[0]
+    lcm = comfy.run("KSamplerSelect", sampler_name="lcm")[0]
     a = run_custom_advanced(comfy, flux, dmd2, sigmas)
     b = run_custom_advanced(comfy, flux, lcm, sigmas)
     assert torch.isfinite(a).all() and a.abs().max() > 0
@@ -65,7 +71,7 @@ def test_dmd2_sampler_equals_core_lcm_on_flux_and_turbo_runs(comfy, flux):
     turbo = (
         node(comfy, "FluxKitTurboScheduler").execute(flux, 8, 64, 64, "resolution (FLUX dynamic μ)").result[0]
     )
-    euler = cs.KSamplerSelect().get_sampler("euler")[0]
+    euler = comfy.run("KSamplerSelect", sampler_name="euler")[0]
     assert torch.isfinite(run_custom_advanced(comfy, flux, euler, turbo)).all()
 
 
