@@ -25,8 +25,9 @@ from . import model_files as mf
 from .build import API_DIR
 
 INSTALL_HINT = """No ComfyUI found (looked at $COMFYUI_PATH and ~/ComfyUI). Get one in one step:
-    git clone https://github.com/comfyanonymous/ComfyUI ~/ComfyUI && pip install -r ~/ComfyUI/requirements.txt
-(or point COMFYUI_PATH at an existing checkout), then run this command again from the FluxKit folder."""
+    git clone https://github.com/comfyanonymous/ComfyUI ~/ComfyUI
+(or point COMFYUI_PATH at an existing checkout), then run `bash scripts/demo.sh` again from the FluxKit folder:
+it installs ComfyUI's requirements and FluxKit's into a virtualenv of their own."""
 TEXT_ENCODER_NODES = {"CLIPTextEncode", "CLIPTextEncodeFlux"}
 REQUIRED_REAL = [mf.FLUX_DEV, mf.FLUX_VAE, mf.T5XXL, mf.CLIP_L, mf.INPAINT_CN_BETA, mf.TURBO_LORA]
 
@@ -93,9 +94,10 @@ def print_timings(api: dict, result, out=sys.stdout) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .comfy_client import PromptFailed, PromptRejected, fetch_outputs, run_prompt
-    from .comfy_env import comfyui_version, find_comfyui
-    from .comfy_server import ComfyServer
+    from .comfy_env import (
+        comfyui_version,
+        find_comfyui,
+    )  # standard library only: the hint below needs nothing
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("out"), help="folder for the output image(s)")
@@ -116,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     if comfyui is None:
         print(INSTALL_HINT, file=sys.stderr)
         return 2
+    from .comfy_client import PromptFailed, PromptRejected, fetch_outputs, run_prompt
+    from .comfy_server import ComfyServer
+
     api_path = API_DIR / f"{args.workflow}.json"
     if not api_path.is_file():
         print(f"no workflow {args.workflow!r}: choose from {sorted(p.stem for p in API_DIR.glob('*.json'))}")
