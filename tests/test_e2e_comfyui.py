@@ -141,3 +141,14 @@ def test_wrong_file_into_controlnet_loader_is_an_execution_error(server):
     with pytest.raises(PromptFailed, match=r"FluxKitInpaintControlNetLoader.*not-a-controlnet"):
         asyncio.run(run_prompt(server.url, api))
     assert server.alive()
+
+
+def test_template_thumbnails_are_served_by_fluxkit_route(server):
+    """In the real server: FluxKit's thumbnail route is registered (the path without /api is served by it alone on
+    0.3.64/0.28, whose static route is mounted under /api only) and the /api path the template browser asks for works."""
+    import urllib.request
+
+    name = next(build.TEMPLATE_DIR.glob("*.jpg")).name
+    for prefix in ("", "/api"):
+        with urllib.request.urlopen(f"{server.url}{prefix}/workflow_templates/ComfyUI-FluxKit/{name}") as r:
+            assert r.status == 200 and r.read() == (build.TEMPLATE_DIR / name).read_bytes()
