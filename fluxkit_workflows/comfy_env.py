@@ -1,6 +1,6 @@
 """Boot a real ComfyUI in-process (CPU) with FluxKit loaded, for integration tests, the schema dump and the demo.
 
-ComfyUI is found at `$COMFYUI_PATH` or `~/ComfyUI`. It is never vendored: tests that need it skip with a message
+ComfyUI is found at `$COMFYUI_PATH` (when set, even empty) or else `~/ComfyUI`. It is never vendored: tests that need it skip with a message
 saying where it was looked for.
 """
 
@@ -19,7 +19,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]  # the pack (fluxkit_workflows/ 
 
 def find_comfyui() -> Path | None:
     """The ComfyUI checkout to test against, or None."""
-    candidates = [os.environ.get("COMFYUI_PATH"), str(Path.home() / "ComfyUI")]
+    # COMFYUI_PATH, when set, is the only candidate (empty = none: scripts/test.sh's run without ComfyUI)
+    if "COMFYUI_PATH" in os.environ:
+        candidates = [os.environ["COMFYUI_PATH"]]
+    else:
+        candidates = [str(Path.home() / "ComfyUI")]
     for c in candidates:
         if c and (Path(c) / "comfy" / "model_management.py").is_file() and (Path(c) / "nodes.py").is_file():
             return Path(c).resolve()

@@ -26,7 +26,7 @@ run_suite() {  # label venv comfyui-path-or-empty pytest-args...
   if [ -n "$comfy" ]; then
     COMFYUI_PATH="$comfy" "$venv/bin/python" -m pytest "$@" 2>&1 | tee "$log"
   else
-    env -u COMFYUI_PATH "$venv/bin/python" -m pytest "$@" 2>&1 | tee "$log"
+    COMFYUI_PATH="" "$venv/bin/python" -m pytest "$@" 2>&1 | tee "$log"  # empty: no ComfyUI, not ~/ComfyUI
   fi
   rc=${PIPESTATUS[0]}
   tail -n 5 "$log" > "$log.tail"
