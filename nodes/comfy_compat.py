@@ -3,6 +3,9 @@
 - `core_model_patcher()`: the patcher class core uses for its own ControlNets and encoders. 0.3.64 has only
   `ModelPatcher`; 0.28+ has `CoreModelPatcher`, which `main.py` rebinds to `ModelPatcherDynamic` when dynamic VRAM
   is on, so it is looked up at call time, never cached at import.
+- `logical_shapes(module)`: the shapes weights have as tensors of the model, whatever their storage: GGUF layers
+  (city96/ComfyUI-GGUF) hold packed bytes and report fake byte-shaped tensors in `state_dict()`, e.g. (3072, 3264)
+  for a Q8_0 (3072, 3072) weight; their tensors carry the real shape as `tensor_shape`.
 - `flux1_config(model, where)`: the FLUX.1 checks FluxKit's ControlNet, LoRA and Qwen nodes share. A model is FLUX.1
   when ComfyUI's own detection says so (its `unet_config`), not when it happens to have `double_blocks`: FLUX.2,
   LongCat-Image and Chroma are FLUX-family models with other widths, text encoders or layouts.
@@ -20,6 +23,16 @@ from ..flux_core.errors import FluxKitError
 def core_model_patcher():
     """The class core wraps its own ControlNets in (CoreModelPatcher where it exists, else ModelPatcher)."""
     return getattr(comfy.model_patcher, "CoreModelPatcher", comfy.model_patcher.ModelPatcher)
+
+
+def logical_shapes(module) -> dict[str, tuple[int, ...]]:
+    """{parameter or buffer name: logical shape} of a torch module, read from the tensors themselves (never from
+    `state_dict()`, which quantized layers fake): bf16/fp16/fp8 tensors and ComfyUI's QuantizedTensor report their
+    logical `.shape`; GGUF's GGMLTensor keeps it in `tensor_shape`."""
+    out = {}
+    for name, tensor in [*module.named_parameters(), *module.named_buffers()]:
+        out[name] = tuple(getattr(tensor, "tensor_shape", None) or tensor.shape)
+    return out
 
 
 # What ComfyUI's model detection writes into unet_config for FLUX.1 (dev, schnell, Fill, Kontext):

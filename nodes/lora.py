@@ -15,7 +15,7 @@ from ..flux_core.errors import FluxKitError
 from ..flux_core.lora_reader import LoraPatch, read_flux_lora
 from ..flux_core.safetensors_io import load_state_dict
 from . import comfy_types as t
-from .comfy_compat import flux1_config
+from .comfy_compat import flux1_config, logical_shapes
 
 log = logging.getLogger(__name__)
 NODE = "FluxKit LoRA Loader"
@@ -42,10 +42,10 @@ def comfy_patches(patches: list[LoraPatch]) -> dict:
 
 
 def model_shapes(model) -> dict[str, tuple[int, ...]]:
-    """BFL weight shapes of the MODEL's diffusion model (keys without 'diffusion_model.')."""
+    """Logical BFL weight shapes of the MODEL's diffusion model (keys without 'diffusion_model.'), whatever the
+    storage (bf16, fp8, GGUF, ComfyUI's quantized formats)."""
     flux1_config(model, NODE)  # FLUX.2, Chroma, LongCat… are FLUX-family but not FLUX.1: another key map
-    dm = model.model.diffusion_model
-    return {k: tuple(v.shape) for k, v in dm.state_dict().items()}
+    return logical_shapes(model.model.diffusion_model)
 
 
 def unplaced_report(path: str, unplaced: list[tuple[str, str]], placed: int) -> str:
