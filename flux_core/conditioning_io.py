@@ -19,7 +19,7 @@ import torch
 from safetensors.torch import save_file
 
 from .errors import CheckpointError
-from .safetensors_io import load_state_dict, read_safetensors_header
+from .safetensors_io import check_finite, load_state_dict, read_safetensors_header
 
 META_KEY = "fluxkit.conditioning"
 FORMAT_VERSION = 1
@@ -59,6 +59,7 @@ def load_conditioning(path: str) -> list[tuple[torch.Tensor, dict]]:
             path, f"conditioning format version {meta.get('version')}", f"version {FORMAT_VERSION}"
         )
     sd = load_state_dict(path)
+    check_finite(sd, path, "a saved conditioning")
     out = []
     for k, scalars in enumerate(meta["entries"]):
         if f"{k}.cond" not in sd:

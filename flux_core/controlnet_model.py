@@ -21,7 +21,7 @@ from torch import nn
 from .attention import rope_frequencies, timestep_embedding
 from .controlnet_blocks import DoubleStreamBlock, TimeTextEmbed
 from .errors import CheckpointError
-from .safetensors_io import load_state_dict
+from .safetensors_io import check_finite, load_state_dict
 
 log = logging.getLogger(__name__)
 EXPECTED = "the alimama FLUX.1-dev inpainting ControlNet (diffusers format, 68-feature controlnet_x_embedder)"
@@ -249,6 +249,7 @@ def load_inpaint_controlnet(
         if candidate.get("_class_name") == "FluxControlNetModel":
             config_json = candidate
     inferred = infer_inpaint_controlnet_config(sd, path, config_json)
+    check_finite(sd, path, EXPECTED)
     config = config or inferred
     expected = expected_keys(config)
     with torch.device("meta"):

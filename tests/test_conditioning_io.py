@@ -36,3 +36,18 @@ def test_foreign_safetensors_is_rejected_with_file_name(tmp_path):
     save_file({"transformer.x_embedder.lora_A.weight": torch.zeros(4, 64)}, path)
     with pytest.raises(CheckpointError, match="lora.safetensors.*FluxKit conditioning"):
         load_conditioning(path)
+
+
+def test_nan_in_saved_conditioning_is_an_error_naming_file_and_tensor(tmp_path):
+    path = str(tmp_path / "prompt.safetensors")
+    pooled = torch.randn(1, 768)
+    pooled[0, 5] = float("inf")
+    cond = torch.randn(1, 4, 4096)
+    cond[0, 1, 7] = float("nan")
+    save_conditioning(path, [(cond, {"pooled_output": pooled, "guidance": 3.5})])
+    with pytest.raises(CheckpointError) as err:
+        load_conditioning(path)
+    assert str(err.value) == (
+        f"{path}: tensor '0.cond' (1, 4, 4096) has 1 NaN/inf value (the first non-finite tensor in the file) "
+        "(expected a saved conditioning with finite values: the file is corrupt, re-download or re-create it)"
+    )

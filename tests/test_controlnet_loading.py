@@ -14,6 +14,7 @@ from flux_core.controlnet_model import (
     load_inpaint_controlnet,
 )
 from flux_core.errors import CheckpointError
+from flux_core.safetensors_io import check_finite
 
 
 def meta_sd(shapes: dict) -> dict:
@@ -144,3 +145,19 @@ def test_operations_hook_builds_every_linear(tmp_path):
     linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
     assert len(built) == len(linears) > 0
     assert all(isinstance(m, CountingLinear) for m in linears)
+
+
+def test_nan_in_controlnet_weights_is_an_error_naming_file_and_tensor(tmp_path):
+    sd = tm.random_state_dict(tm.inpaint_controlnet_shapes(1, hidden=256), seed=0)
+    sd["transformer_blocks.0.ff.net.2.weight"][3, :2] = float("nan")
+    path = _save(tmp_path, "cn-nan.safetensors", sd)
+    with pytest.raises(CheckpointError) as err:
+        load_inpaint_controlnet(path)
+    shape = tuple(sd["transformer_blocks.0.ff.net.2.weight"].shape)
+    assert str(err.value) == (
+        f"{path}: tensor 'transformer_blocks.0.ff.net.2.weight' {shape} has 2 NaN/inf values (the first "
+        "non-finite tensor in the file) (expected the alimama FLUX.1-dev inpainting ControlNet (diffusers format, "
+        "68-feature controlnet_x_embedder) with finite values: the file is corrupt, re-download or re-create it)"
+    )
+    sd["transformer_blocks.0.ff.net.2.weight"][3, :2] = 0.0
+    assert check_finite(sd, path, "weights") is None  # a clean state dict passes
