@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from .errors import FluxKitError
+from .safetensors_io import read_safetensors_header
 
 INSTRUCTION = "Describe this image."
 PIXELS_WITH_PROMPT = 256 * 28 * 28
@@ -42,7 +43,9 @@ DOWNLOAD_HINT = (
     "ComfyUI/models/qwen2vl/Qwen2-VL-7B-Instruct`)"
 )
 OTHER_MODEL_TYPES = {"qwen2_5_vl": "Qwen2.5-VL", "qwen2": "a text-only Qwen2", "qwen2_audio": "Qwen2-Audio"}
-REQUIRED_FILES = {"weights (*.safetensors)": "*.safetensors", "preprocessor_config.json": "preprocessor_config.json",
+# transformers 4.x saves the image processor as preprocessor_config.json, 5.x as processor_config.json
+REQUIRED_FILES = {"weights (*.safetensors)": "*.safetensors",
+                  "preprocessor_config.json (or processor_config.json)": "*processor_config.json",
                   "tokenizer files": "tokenizer*"}  # fmt: skip
 
 
@@ -66,6 +69,8 @@ def check_qwen2vl_folder(path: str) -> None:
     missing = [what for what, pattern in REQUIRED_FILES.items() if not glob.glob(os.path.join(path, pattern))]
     if missing:
         raise FluxKitError(f"{path}: missing {', '.join(missing)}; {DOWNLOAD_HINT}")
+    for weights in sorted(glob.glob(os.path.join(path, "*.safetensors"))):
+        read_safetensors_header(weights)  # a truncated or foreign shard: an error naming that file
 
 
 def load_qwen2vl(
@@ -88,6 +93,17 @@ def load_qwen2vl(
     return Qwen2VL(model.to(device).eval(), processor, path)
 
 
+def pixel_budget_kwargs(pixels: int) -> dict:
+    """The processor keywords that fix the image to `pixels` pixels (min = max), as the installed transformers
+    spells them: 4.x `min_pixels`/`max_pixels` (what Qwen2VL-Flux passes); 5.x deprecates those for
+    `size={"shortest_edge": …, "longest_edge": …}` (pixel counts, not edges), which 4.x does not honour per call."""
+    import transformers
+
+    if int(transformers.__version__.split(".")[0]) >= 5:
+        return {"size": {"shortest_edge": pixels, "longest_edge": pixels}}
+    return {"min_pixels": pixels, "max_pixels": pixels}
+
+
 def image_token_states(
     qwen: Qwen2VL,
     image,
@@ -104,16 +120,16 @@ def image_token_states(
     text = processor.apply_chat_template(messages, add_generation_prompt=True)
     inputs = processor(
         text=[text], images=[_as_pil(image)], return_tensors="pt",
-        images_kwargs={"min_pixels": pixels, "max_pixels": pixels},
+        images_kwargs=pixel_budget_kwargs(pixels),
     )  # fmt: skip
     device = device or next(qwen.model.parameters()).device
+    # everything the processor returns goes to the model, as transformers' own generate path passes it (5.x adds
+    # mm_token_type_ids and refuses images without it); only the pixels take the model's dtype
     inputs = {k: v.to(device) for k, v in inputs.items()}
+    inputs["pixel_values"] = inputs["pixel_values"].to(qwen.model.dtype)
     image_token = qwen.model.config.image_token_id
     with torch.inference_mode():
-        out = qwen.model.model(
-            input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
-            pixel_values=inputs["pixel_values"].to(qwen.model.dtype), image_grid_thw=inputs["image_grid_thw"],
-        )  # fmt: skip
+        out = qwen.model.model(**inputs)
     hidden = out[0] if isinstance(out, tuple) else out.last_hidden_state
     keep = inputs["input_ids"][0] == image_token
     states = hidden[:, keep].float()

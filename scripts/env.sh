@@ -49,6 +49,14 @@ _fluxkit_comfy_requirements() {
   esac
 }
 
+# Which transformers line a venv tests: 4.x beside ComfyUI 0.3.x, 5.x beside newer ones and without ComfyUI.
+_fluxkit_transformers_line() {
+  case "$( [ -n "$1" ] && fluxkit_comfyui_version "$1")" in
+    0.3.*) echo 4 ;;
+    *) echo 5 ;;
+  esac
+}
+
 fluxkit_venv() {
   local comfy=$1 name venv stamp want
   if [ -n "$comfy" ]; then name="comfyui-$(fluxkit_comfyui_version "$comfy")"; else name=plain; fi
@@ -59,7 +67,7 @@ fluxkit_venv() {
     python3 -m venv "$venv" >&2
   fi
   # reinstall only when an input changed (requirements files, the ComfyUI checkout)
-  want=$(cat "$FLUXKIT_ROOT/requirements.txt" "$FLUXKIT_ROOT/requirements-test.txt" \
+  want=$(cat "$FLUXKIT_ROOT/requirements.txt" "$FLUXKIT_ROOT"/requirements-test*.txt \
     ${comfy:+"$comfy/requirements.txt"} 2>/dev/null | cksum)
   stamp="$venv/.fluxkit-installed"
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
@@ -74,7 +82,8 @@ fluxkit_venv() {
         _fluxkit_comfy_requirements "$comfy" "$venv/comfyui-requirements.txt"
         "$venv/bin/python" -m pip install -q -r "$venv/comfyui-requirements.txt" requests
       fi
-      "$venv/bin/python" -m pip install -q -r "$FLUXKIT_ROOT/requirements.txt" -r "$FLUXKIT_ROOT/requirements-test.txt"
+      "$venv/bin/python" -m pip install -q -r "$FLUXKIT_ROOT/requirements.txt" -r "$FLUXKIT_ROOT/requirements-test.txt" \
+        -r "$FLUXKIT_ROOT/requirements-test-transformers$(_fluxkit_transformers_line "$comfy").txt"
     ) >&2 || { echo "FluxKit: installing into $venv failed" >&2; return 1; }
     echo "$want" > "$stamp"
   fi

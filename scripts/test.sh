@@ -29,6 +29,7 @@ run_suite() {  # label venv comfyui-path-or-empty pytest-args...
     COMFYUI_PATH="" "$venv/bin/python" -m pytest "$@" 2>&1 | tee "$log"  # empty: no ComfyUI, not ~/ComfyUI
   fi
   rc=${PIPESTATUS[0]}
+  label="$label, transformers $("$venv/bin/python" -c 'import transformers; print(transformers.__version__)' 2>/dev/null || echo '?')"
   tail -n 5 "$log" > "$log.tail"
   p=$(count passed "$log.tail"); f=$(count failed "$log.tail"); e=$(count errors\? "$log.tail")
   s=$(count skipped "$log.tail")

@@ -138,7 +138,8 @@ def test_instruction_after_the_image_cannot_change_image_states(tiny_qwen):
 
 
 def test_encode_equals_step_by_step_reference(tiny_qwen, tmp_path):
-    """transformers forward → output of the final RMSNorm (captured by a hook) → image positions → Linear."""
+    """transformers forward → output of the final RMSNorm (captured by a hook) → image positions → Linear. The
+    reference preprocesses as Qwen2VL-Flux does (min_pixels/max_pixels); FluxKit passes the same budget as `size`."""
     from flux_core.qwen2vl_encoder import INSTRUCTION, PIXELS_WITH_PROMPT, image_token_states
 
     connector = load_connector(str(write_connector(tmp_path / "c.pt", in_features=TINY_HIDDEN)))
@@ -236,3 +237,19 @@ def test_qwen_folder_missing_weights_is_a_clear_error(tmp_path):
         check_qwen2vl_folder(str(tmp_path))
     with pytest.raises(FluxKitError, match="no config.json"):
         check_qwen2vl_folder(str(tmp_path / "nothing"))
+
+
+def test_garbage_weights_in_a_qwen_folder_name_the_file(tiny_qwen, tmp_path):
+    """A broken shard (a failed download, an HTML error page saved as .safetensors) is reported with its own path
+    before transformers gets to it; the processor file may be either name (transformers 4.x / 5.x)."""
+    import shutil
+
+    from flux_core.qwen2vl_encoder import load_qwen2vl
+
+    folder = tmp_path / "broken"
+    shutil.copytree(tiny_qwen.path, folder)
+    bad = folder / "model.safetensors"
+    bad.write_bytes(b"<html>502 Bad Gateway</html>")
+    with pytest.raises(FluxKitError) as err:
+        load_qwen2vl(str(folder), torch.float32)
+    assert str(err.value).startswith(f"{bad}: not a safetensors file, or truncated inside its header")
