@@ -1,6 +1,7 @@
 """FluxKit's LoRA on quantized FLUX, loaded as low-VRAM users load it: city96/ComfyUI-GGUF's UnetLoaderGGUF (the pack
 linked into the same real ComfyUI) on a thin FLUX written as GGUF (Q8_0, Q4_0) at test time, and core's UNETLoader
-with weight_dtype fp8_e4m3fn. Each against core's LoraLoaderModelOnly on the same model.
+with weight_dtype fp8_e4m3fn. The LoRA against core's LoraLoaderModelOnly, the inpainting ControlNet against core's
+alimama nodes, each on the same model.
 
 Where the GGUF pack is absent ($COMFYUI_GGUF_PATH or ~/ComfyUI-GGUF, a checkout of city96/ComfyUI-GGUF) or the
 `gguf` package is missing, these tests skip with the reason.
@@ -109,3 +110,45 @@ def test_lora_on_fp8_model_equals_core_lora_loader(comfy, fp8_env):
     model = comfy.run("UNETLoader", unet_name=fp8_env["unet"], weight_dtype="fp8_e4m3fn")[0]
     assert model.model.diffusion_model.double_blocks[0].img_attn.qkv.weight.dtype == torch.float8_e4m3fn
     lora_parity(comfy, model, fp8_env["lora"], "fp8_e4m3fn")
+
+
+def _cn_parity(comfy, model, thin_models, label: str):
+    import comfy.sd as sd
+    import comfy.utils as utils
+    import folder_paths
+
+    folder_paths.add_model_folder_path("controlnet", os.path.dirname(thin_models["controlnet"]))
+    name = os.path.basename(thin_models["controlnet"])
+    vae = sd.VAE(sd=utils.load_torch_file(thin_models["vae"]))
+    image = torch.rand(1, 128, 128, 3, generator=torch.Generator().manual_seed(3))
+    mask = torch.zeros(1, 128, 128)
+    mask[:, 32:96, 40:100] = 1.0
+    cond = conditioning()
+    args = dict(positive=cond, negative=cond, vae=vae, image=image, mask=mask, strength=1.0, start_percent=0.0,
+                end_percent=1.0)  # fmt: skip
+    fluxkit_cn = comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintControlNetLoader"].execute(name).result[0]
+    fk = comfy.run("FluxKitInpaintControlNetApply", control_net=fluxkit_cn, **args)
+    core = comfy.run("ControlNetInpaintingAliMamaApply", control_net=comfy.run("ControlNetLoader", control_net_name=name)[0],
+                     **args)  # fmt: skip
+
+    def run(pos, neg):
+        latent = {"samples": torch.zeros(1, 16, 16, 16)}
+        with torch.inference_mode():
+            return comfy.nodes.common_ksampler(model, 5, 2, 1.0, "euler", "simple", pos, neg, latent)[0][
+                "samples"
+            ]
+
+    ours, theirs, plain = run(*fk), run(*core), run(cond, cond)
+    err, effect = rel(ours, theirs), rel(plain, theirs)
+    print(f"{label}: FluxKit ControlNet vs core alimama nodes rel err {err:.2e}; control effect {effect:.2e}")
+    assert err <= 1e-4 and effect > 1e-2
+
+
+def test_controlnet_on_gguf_model_equals_core(comfy, gguf_env, thin_models):
+    model = comfy.run("UnetLoaderGGUF", unet_name=gguf_env["files"]["Q8_0"])[0]
+    _cn_parity(comfy, model, thin_models, "GGUF Q8_0")
+
+
+def test_controlnet_on_fp8_model_equals_core(comfy, fp8_env, thin_models):
+    model = comfy.run("UNETLoader", unet_name=fp8_env["unet"], weight_dtype="fp8_e4m3fn")[0]
+    _cn_parity(comfy, model, thin_models, "fp8_e4m3fn")
