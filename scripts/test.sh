@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README), on a fresh machine too: for every ComfyUI found (see scripts/env.sh: $COMFYUI_PATHS,
 # $COMFYUI_PATH, ~/ComfyUI, ~/ComfyUI-*) a virtualenv with that ComfyUI's requirements and a pytest run against it.
-# The newest version runs the whole suite; each older one runs the integration tests (`-m comfyui`), which are what
-# differs between versions. Without any ComfyUI, a plain virtualenv runs everything else (integration tests skip,
+# The newest version runs the whole suite; each older one runs the integration tests and the tests that depend on
+# the transformers line (`-m "comfyui or transformers"`), which are what differs between versions. Without any ComfyUI, a plain virtualenv runs everything else (integration tests skip,
 # with the reason). Extra arguments go to pytest. Ends with one summary line per version and a total.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -60,7 +60,7 @@ else
       run_suite "ComfyUI $version, whole suite" "$venv" "$comfy" "$@"
       first=0
     else
-      run_suite "ComfyUI $version, integration tests" "$venv" "$comfy" -m comfyui "$@"
+      run_suite "ComfyUI $version, integration + transformers tests" "$venv" "$comfy" -m "comfyui or transformers" "$@"
     fi
   done
 fi

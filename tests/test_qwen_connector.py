@@ -18,6 +18,8 @@ from flux_core.qwen_connector import (
 )
 from fluxkit_workflows.thin_qwen2vl import TINY_HIDDEN, write_connector, write_t5_embedder
 
+pytestmark = pytest.mark.transformers  # runs in the 4.x and the 5.x venv (scripts/test.sh)
+
 
 def test_connector_pt_with_module_prefix_and_safetensors(tmp_path):
     pt = write_connector(tmp_path / "connector.pt", in_features=32)
