@@ -1,8 +1,7 @@
-"""FluxKit's inpainting ControlNet under ComfyUI's step caching (EasyCache, LazyCache; 0.28+), 28 steps on the thin
+"""FluxKit's inpainting ControlNet under ComfyUI's step caching (EasyCache, LazyCache; in 0.3.64 and 0.28), 28 steps on the thin
 set. The caches wrap the diffusion model's forward and reuse its output on steps they skip; the ControlNet's
 residuals are computed before that forward on every step, so on computed steps they apply as without a cache.
-Oracle: core's alimama ControlNet nodes under the same cache, same seed. Skipped where the release has no cache
-node (0.3.64)."""
+Oracle: core's alimama ControlNet nodes under the same cache, same seed. Skipped where a release has no cache node."""
 
 from __future__ import annotations
 
