@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
+from flux_core.control_input import image_ids
 from flux_core.controlnet_model import AlimamaInpaintControlNet, InpaintControlNetConfig
 from flux_core.residual_schedule import residual_schedule, residuals_used
 
@@ -58,9 +59,7 @@ def inputs(case: CNBenchCase, seed: int = 1) -> dict:
     g = torch.Generator().manual_seed(seed)
     side = case.image_px // 16
     L = side * side
-    ids = torch.zeros(L, 3)
-    ids[:, 1] = torch.arange(side).repeat_interleave(side).float()
-    ids[:, 2] = torch.arange(side).repeat(side).float()
+    ids = image_ids((2 * side, 2 * side), 1)[0]  # [L, 3] (0, row, col), as the ControlNet's own inputs
     return {
         "img": torch.randn(1, L, 64, generator=g),
         "cond": torch.randn(1, L, 68, generator=g),

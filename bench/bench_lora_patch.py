@@ -15,9 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from flux_core import thin_models as tm
-from fluxkit_workflows.comfy_env import boot, find_comfyui, run_node
-from fluxkit_workflows.thin_set import ensure_thin_set
+from fluxkit_comfy.inprocess import boot, find_comfyui, run_node
+from fluxkit_testmodels import shapes as tm
+from fluxkit_testmodels.thin_set import ensure_thin_set
 
 
 def _timed(fn):

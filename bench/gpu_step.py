@@ -21,6 +21,7 @@ import time
 
 import torch
 
+from flux_core.control_input import image_ids, pack_tokens
 from flux_core.controlnet_model import AlimamaInpaintControlNet, InpaintControlNetConfig
 from flux_core.residual_schedule import residual_schedule, residuals_used
 
@@ -130,15 +131,8 @@ def run(cfg: dict, device: str, dtype: torch.dtype, repeats: int) -> dict:
     needed = residuals_used(schedule)
 
     # FluxKit's inputs in its packed layout (what its control object builds from the same latents)
-    from einops import rearrange
-
-    img = rearrange(x, "b c (h ph) (w pw) -> b (h w) (c ph pw)", ph=2, pw=2)
-    cond = rearrange(hint, "b c (h ph) (w pw) -> b (h w) (c ph pw)", ph=2, pw=2)
-    h = w = lat // 2
-    img_ids = torch.zeros(h, w, 3, device=device, dtype=dtype)
-    img_ids[..., 1] = torch.arange(h, device=device, dtype=dtype)[:, None]
-    img_ids[..., 2] = torch.arange(w, device=device, dtype=dtype)[None, :]
-    img_ids = img_ids.reshape(-1, 3)
+    img, cond = pack_tokens(x), pack_tokens(hint)  # [B, L, 64] / [B, L, 68], (c ph pw) per token
+    img_ids = image_ids((lat, lat), 1, device=device, dtype=dtype)[0]  # [L, 3]
     txt_ids = torch.zeros(cfg["txt"], 3, device=device, dtype=dtype)
 
     def fluxkit_control():
@@ -184,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args(argv)
-    from fluxkit_workflows.comfy_env import find_comfyui
+    from fluxkit_comfy.inprocess import find_comfyui
 
     comfyui = find_comfyui()
     if comfyui is None:

@@ -1,1 +1,2 @@
-"""FluxKit's command-line tools: model downloader, headless client, notebook launcher with a token-guarded proxy."""
+"""FluxKit's command-line tools: the demo (main job), model downloader, headless batch client, notebook launcher
+with a token-guarded proxy."""

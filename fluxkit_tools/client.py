@@ -31,8 +31,7 @@ from pathlib import Path
 
 import aiohttp
 
-from fluxkit_workflows.build import API_DIR
-from fluxkit_workflows.comfy_client import (
+from fluxkit_comfy.client import (
     PromptFailed,
     PromptRejected,
     fetch_outputs,
@@ -41,6 +40,7 @@ from fluxkit_workflows.comfy_client import (
     run_prompt,
     safe_file_name,
 )
+from fluxkit_workflows.paths import API_DIR
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
 SEED_INPUTS = ("noise_seed", "seed")

@@ -4,7 +4,7 @@
     python -m fluxkit_tools.download --list
     python -m fluxkit_tools.download inpainting-turbo --source modelscope --models /mnt/workspace/ComfyUI/models
 
-Files and presets are data (`models.json`). Each file is fetched over HTTP from the hub's resolve URL
+Files and presets are data (`fluxkit_workflows/models.json`). Each file is fetched over HTTP from the hub's resolve URL
 (`<endpoint>/<repo>/resolve/<revision>/<file>`; `$HF_ENDPOINT` and `$HF_TOKEN`, or `$MODELSCOPE_ENDPOINT` and
 `$MODELSCOPE_TOKEN`, are honoured) into `<name>.partial`, resumed with a Range request after a cut connection,
 checked against the published size and sha256 where the manifest has them, then renamed into place. A file that is
@@ -26,7 +26,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-MANIFEST = Path(__file__).with_name("models.json")
+from fluxkit_workflows.model_files import MANIFEST
+
 CHUNK = 1 << 20
 SOURCES = {
     "hf": ("HF_ENDPOINT", "https://huggingface.co", "main", "HF_TOKEN"),

@@ -22,8 +22,8 @@ import sys
 import threading
 from pathlib import Path
 
-from fluxkit_workflows.comfy_env import find_comfyui
-from fluxkit_workflows.comfy_server import ComfyServer, free_port
+from fluxkit_comfy.inprocess import find_comfyui
+from fluxkit_comfy.server import ComfyServer, free_port
 
 from . import proxy
 

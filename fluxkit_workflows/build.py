@@ -1,4 +1,4 @@
-"""Write every workflow from `definitions.py` in the forms users and ComfyUI read:
+"""Write every workflow of `definitions/` in the forms users and ComfyUI read:
 
     workflows/ui/<name>.json          UI format: drag into the graph editor
     workflows/api/<name>.json         API format: POST /prompt, the headless client, the demo
@@ -20,11 +20,8 @@ import sys
 from pathlib import Path
 
 from .definitions import WORKFLOWS
+from .paths import API_DIR, REPO, TEMPLATE_DIR, UI_DIR
 
-REPO = Path(__file__).resolve().parents[1]
-UI_DIR = REPO / "workflows" / "ui"
-API_DIR = REPO / "workflows" / "api"
-TEMPLATE_DIR = REPO / "example_workflows"
 GROUP_FILL = (60, 60, 70)
 NODE_FILL = {"FluxKit": (150, 70, 160), "Note": (120, 100, 50)}
 

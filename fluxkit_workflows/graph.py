@@ -72,8 +72,11 @@ class Graph:
                     widgets.append(None)
                 inputs.append(entry)
             elif is_widget(spec):
+                default = widget_options(spec).get("default")
+                if value is not None and type(value) is type(default) and value == default:
+                    raise ValueError(f"{type_}.{name}: {value!r} is the schema default; leave it out")
                 if value is None:
-                    value = widget_options(spec).get("default")
+                    value = default
                 if value is None and combo_choices(spec):
                     value = combo_choices(spec)[0]  # what the editor shows for a combo without a default
                 widget_specs.append(spec)

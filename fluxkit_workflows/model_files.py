@@ -1,8 +1,11 @@
 """Model file names the workflows use, exactly as published (or, where a repo publishes a generic
 `diffusion_pytorch_model.safetensors`, the repo's name, which is what alimama's ComfyUI guide and FluxKit's
-downloader save it as), with the ComfyUI folder each belongs in."""
+downloader save it as). The folder each belongs in comes from `models.json`, which the downloader reads too."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 FLUX_DEV = "flux1-dev.safetensors"  # black-forest-labs/FLUX.1-dev → models/diffusion_models
 FLUX_VAE = "ae.safetensors"  # black-forest-labs/FLUX.1-dev → models/vae
@@ -21,16 +24,12 @@ QWEN2VL_FOLDER = "Qwen2-VL-7B-Instruct"  # Qwen/Qwen2-VL-7B-Instruct, a folder �
 QWEN_CONNECTOR = "connector.pt"  # Djrango/Qwen2vl-Flux qwen2-vl/connector.pt → models/qwen2vl_flux
 QWEN_T5_EMBEDDER = "t5_embedder.pt"  # Djrango/Qwen2vl-Flux qwen2-vl/t5_embedder.pt → models/qwen2vl_flux
 
-FOLDERS = {
-    FLUX_DEV: "diffusion_models",
-    FLUX_VAE: "vae",
-    T5XXL: "text_encoders",
-    CLIP_L: "text_encoders",
-    INPAINT_CN_BETA: "controlnet",
-    INPAINT_CN_ALPHA: "controlnet",
-    TURBO_LORA: "loras",
-    SDXL_BASE: "checkpoints",
-    DMD2_LORA: "loras",
-    QWEN_CONNECTOR: "qwen2vl_flux",
-    QWEN_T5_EMBEDDER: "qwen2vl_flux",
-}
+MANIFEST = Path(__file__).with_name("models.json")  # every file: folder, hub repos, size, sha256; presets
+
+
+def _folders() -> dict[str, str]:
+    files = json.loads(MANIFEST.read_text(encoding="utf-8"))["files"]
+    return {name: entry["folder"] for name, entry in files.items()}
+
+
+FOLDERS: dict[str, str] = _folders()  # file name → ComfyUI models sub-folder, from the manifest (one source)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job (README), on a fresh machine too: installs the newest ComfyUI found (scripts/env.sh) and FluxKit's
-# requirements into a virtualenv of their own, then runs `python -m fluxkit_workflows.run_demo` with the arguments
+# requirements into a virtualenv of their own, then runs `python -m fluxkit_tools.demo` with the arguments
 # given (default: the inpainting_turbo_8step workflow on the generated thin set, output in out/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,8 +9,8 @@ cd "$(dirname "$0")/.."
 
 comfy=$(fluxkit_find_comfyuis | head -n 1)
 if [ -z "$comfy" ]; then
-  exec python3 -m fluxkit_workflows.run_demo "$@"  # prints how to get ComfyUI (standard library only)
+  exec python3 -m fluxkit_tools.demo "$@"  # prints how to get ComfyUI (standard library only)
 fi
 venv=$(fluxkit_venv "$comfy")
 echo "FluxKit: ComfyUI $(fluxkit_comfyui_version "$comfy") at $comfy, virtualenv $venv" >&2
-COMFYUI_PATH="$comfy" exec "$venv/bin/python" -m fluxkit_workflows.run_demo "$@"
+COMFYUI_PATH="$comfy" exec "$venv/bin/python" -m fluxkit_tools.demo "$@"

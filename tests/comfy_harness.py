@@ -1,5 +1,5 @@
-"""Test-side name for the in-process ComfyUI boot helpers (they live in `fluxkit_workflows.comfy_env`)."""
+"""Test-side name for the in-process ComfyUI boot helpers (they live in `fluxkit_comfy.inprocess`)."""
 
-from fluxkit_workflows.comfy_env import REPO_ROOT, boot, comfyui_version, find_comfyui
+from fluxkit_comfy.inprocess import REPO_ROOT, boot, comfyui_version, find_comfyui
 
 __all__ = ["REPO_ROOT", "boot", "comfyui_version", "find_comfyui"]

@@ -67,7 +67,7 @@ def thin_models() -> dict[str, str]:
 
     Cached under $FLUXKIT_THIN_DIR or ~/.cache/fluxkit/thin (never in the repo); keyed by the generator version.
     """
-    from fluxkit_workflows.thin_set import ensure_thin_set
+    from fluxkit_testmodels.thin_set import ensure_thin_set
 
     return ensure_thin_set()
 
@@ -79,9 +79,9 @@ E2E_SIZE = (200, 152)  # the e2e test image: deliberately not multiples of 16
 def comfy_server(comfyui_path, thin_models, tmp_path_factory):
     """A real ComfyUI started as a headless server on a free 127.0.0.1 port, FluxKit linked into its custom_nodes,
     the thin set under the published file names, test images in its input folder. Skips where no ComfyUI is found."""
-    from fluxkit_workflows.comfy_server import ComfyServer
-    from fluxkit_workflows.run_demo import demo_image
-    from fluxkit_workflows.thin_set import link_into_models
+    from fluxkit_comfy.server import ComfyServer
+    from fluxkit_testmodels.thin_inputs import demo_image
+    from fluxkit_testmodels.thin_set import link_into_models
 
     base = tmp_path_factory.mktemp("comfy-base")
     link_into_models(base / "models", thin_models)

@@ -27,7 +27,7 @@ def test_gpu_step_script_runs_tiny_on_cpu(comfyui_path, tmp_path):
     import subprocess
     import sys
 
-    from fluxkit_workflows.comfy_env import REPO_ROOT
+    from fluxkit_comfy.inprocess import REPO_ROOT
 
     out = tmp_path / "gpu.json"
     cmd = [

@@ -14,11 +14,11 @@ import shutil
 
 import pytest
 
-from fluxkit_workflows import build
+from fluxkit_workflows import paths
 from fluxkit_workflows.definitions import WORKFLOWS
 
 pytestmark = pytest.mark.comfyui
-ARTIFACTS = build.REPO / "test-artifacts" / "browser"
+ARTIFACTS = paths.REPO / "test-artifacts" / "browser"
 # Flags for a closed network, as root, no GPU (without the networking ones Chromium keeps trying Google's hosts).
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -79,7 +79,7 @@ def test_template_browser_lists_fluxkit_workflows(page):
 
 @pytest.mark.parametrize("name", sorted(WORKFLOWS))
 def test_drop_workflow_loads_with_no_missing_node(page, name):
-    ui = json.loads((build.UI_DIR / f"{name}.json").read_text())
+    ui = json.loads((paths.UI_DIR / f"{name}.json").read_text())
     page.evaluate("async (wf) => { await window.app.loadGraphData(wf); }", ui)
     page.wait_for_timeout(1000)
     state = page.evaluate(GRAPH_STATE)
@@ -116,7 +116,7 @@ def test_extension_loads_and_plots_sigmas(page, comfy_server):
 def test_node_help_pages_are_served(comfy_server):
     import urllib.request
 
-    schemas = json.loads((build.REPO / "fluxkit_workflows" / "fluxkit_object_info.json").read_text())
+    schemas = json.loads((paths.REPO / "fluxkit_workflows" / "fluxkit_object_info.json").read_text())
     for node_id in schemas:
         url = f"{comfy_server.url}/extensions/ComfyUI-FluxKit/docs/{node_id}.md"
         with urllib.request.urlopen(url) as r:

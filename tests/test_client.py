@@ -11,9 +11,9 @@ import pytest
 from aiohttp import web
 from PIL import Image
 
+from fluxkit_comfy.client import PromptRejected, fetch_outputs, run_prompt, safe_file_name
+from fluxkit_comfy.server import free_port
 from fluxkit_tools import client
-from fluxkit_workflows.comfy_client import PromptRejected, fetch_outputs, run_prompt, safe_file_name
-from fluxkit_workflows.comfy_server import free_port
 
 
 @pytest.fixture()

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
+from fluxkit_comfy.server import ComfyServer
+from fluxkit_testmodels.thin_inputs import thin_variant
+from fluxkit_testmodels.thin_set import PROMPT_FILE, link_into_models
 from fluxkit_tools import client
-from fluxkit_workflows import build
-from fluxkit_workflows.comfy_server import ComfyServer
-from fluxkit_workflows.run_demo import thin_variant
-from fluxkit_workflows.thin_set import PROMPT_FILE, link_into_models
+from fluxkit_workflows import paths
 
 pytestmark = pytest.mark.comfyui
 
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.comfyui
 @pytest.fixture(scope="module")
 def thin_workflow(tmp_path_factory) -> str:
     api = thin_variant(
-        json.loads((build.API_DIR / "inpainting_turbo_8step.json").read_text()), PROMPT_FILE, 64
+        json.loads((paths.API_DIR / "inpainting_turbo_8step.json").read_text()), PROMPT_FILE, 64
     )
     path = tmp_path_factory.mktemp("wf") / "thin_inpaint.json"
     path.write_text(json.dumps(api))

@@ -152,9 +152,8 @@ def test_flux1_is_detected_by_comfyui_config_and_other_families_are_clear_errors
     import comfy.sd as sd
     import comfy.supported_models as sm
 
-    FluxKitError = comfy.import_module(
-        f"{comfy.pack.__name__}.flux_core.errors"
-    ).FluxKitError  # the pack's class
+    from flux_core.errors import FluxKitError  # one class: the harness shares flux_core with the pack
+
     compat = comfy.import_module(f"{comfy.pack.__name__}.nodes.comfy_compat")
     flux = sd.load_diffusion_model(thin_models["flux"])
     cfg = compat.flux1_config(flux, "Probe")

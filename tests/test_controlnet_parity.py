@@ -6,15 +6,15 @@ import json
 
 import pytest
 import torch
-from cn_reference import (
+
+from flux_core.controlnet_model import load_inpaint_controlnet
+from fluxkit_testmodels.cn_reference import (
     TINY,
     reference_residuals,
     tiny_diffusers_inpaint_controlnet,
     tiny_inputs,
     write_checkpoint,
 )
-
-from flux_core.controlnet_model import load_inpaint_controlnet
 
 TOL = 1e-5
 

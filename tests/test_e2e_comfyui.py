@@ -13,10 +13,10 @@ import pytest
 import torch
 from PIL import Image
 
-from fluxkit_workflows import build
-from fluxkit_workflows.comfy_client import PromptFailed, PromptRejected, fetch_outputs, run_prompt
-from fluxkit_workflows.run_demo import set_inputs, thin_variant
-from fluxkit_workflows.thin_set import PROMPT_FILE
+from fluxkit_comfy.client import PromptFailed, PromptRejected, fetch_outputs, run_prompt
+from fluxkit_testmodels.thin_inputs import set_inputs, thin_variant
+from fluxkit_testmodels.thin_set import PROMPT_FILE
+from fluxkit_workflows import paths
 
 pytestmark = pytest.mark.comfyui
 from conftest import E2E_SIZE as SIZE  # noqa: E402
@@ -45,7 +45,7 @@ def server(comfy_server):
 
 
 def prepared(name: str, seed: int = 24) -> dict:
-    api = thin_variant(json.loads((build.API_DIR / f"{name}.json").read_text()), PROMPT_FILE, RESOLUTION)
+    api = thin_variant(json.loads((paths.API_DIR / f"{name}.json").read_text()), PROMPT_FILE, RESOLUTION)
     set_inputs(api, "LoadImage", image="fluxkit_e2e.png")
     set_inputs(api, "RandomNoise", noise_seed=seed)
     if name in STEP_OVERRIDES:
@@ -148,7 +148,7 @@ def test_template_thumbnails_are_served_by_fluxkit_route(server):
     0.3.64/0.28, whose static route is mounted under /api only) and the /api path the template browser asks for works."""
     import urllib.request
 
-    name = next(build.TEMPLATE_DIR.glob("*.jpg")).name
+    name = next(paths.TEMPLATE_DIR.glob("*.jpg")).name
     for prefix in ("", "/api"):
         with urllib.request.urlopen(f"{server.url}{prefix}/workflow_templates/ComfyUI-FluxKit/{name}") as r:
-            assert r.status == 200 and r.read() == (build.TEMPLATE_DIR / name).read_bytes()
+            assert r.status == 200 and r.read() == (paths.TEMPLATE_DIR / name).read_bytes()

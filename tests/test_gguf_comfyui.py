@@ -35,7 +35,7 @@ def gguf_env(comfy, thin_models, tmp_path_factory):
         pytest.skip("no city96/ComfyUI-GGUF checkout: set COMFYUI_GGUF_PATH or put one at ~/ComfyUI-GGUF")
     import folder_paths
 
-    from fluxkit_workflows.thin_gguf import write_flux_gguf
+    from fluxkit_testmodels.thin_gguf import write_flux_gguf
 
     if "UnetLoaderGGUF" not in comfy.nodes.NODE_CLASS_MAPPINGS:
         assert asyncio.run(comfy.nodes.load_custom_node(str(pack))), f"ComfyUI failed to load {pack}"

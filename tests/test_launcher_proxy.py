@@ -15,9 +15,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from fluxkit_comfy.inprocess import REPO_ROOT
+from fluxkit_comfy.server import free_port
 from fluxkit_tools import launch, proxy
-from fluxkit_workflows.comfy_env import REPO_ROOT
-from fluxkit_workflows.comfy_server import free_port
 
 TOKEN = "t0k3n-for-tests-0123456789"
 

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import pytest
 import torch
-from lora_reference import linear_modules, peft_lora_for_every_linear, tiny_flux_transformer, to_bfl
 
 from flux_core.errors import FluxKitError
 from flux_core.lora_reader import read_flux_lora
-from flux_core.thin_models import inpaint_controlnet_shapes
+from fluxkit_testmodels.lora_reference import (
+    linear_modules,
+    peft_lora_for_every_linear,
+    tiny_flux_transformer,
+    to_bfl,
+)
+from fluxkit_testmodels.shapes import inpaint_controlnet_shapes
 
 
 @pytest.fixture(scope="module")

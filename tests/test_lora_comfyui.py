@@ -15,7 +15,7 @@ def lora_setup(comfy, thin_models):
     import comfy.sd
     import folder_paths
 
-    from flux_core import thin_models as tm
+    from fluxkit_testmodels import shapes as tm
 
     root = os.path.dirname(thin_models["flux"])
     names = []

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from lora_reference import (
+
+from flux_core.lora_reader import read_flux_lora
+from fluxkit_testmodels.lora_reference import (
     apply_patches,
     dense_deltas,
     linear_modules,
@@ -12,8 +14,6 @@ from lora_reference import (
     tiny_flux_transformer,
     to_bfl,
 )
-
-from flux_core.lora_reader import read_flux_lora
 
 
 def shapes_of(sd):
@@ -63,7 +63,7 @@ def test_kohya_bfl_format_equals_its_diffusers_conversion():
     """diffusers' kohya converter hard-codes FLUX.1's widths, so this runs at real width (shapes only, 1+1 blocks)."""
     from diffusers.loaders.lora_conversion_utils import _convert_kohya_flux_lora_to_diffusers
 
-    from flux_core.thin_models import flux_bfl_shapes
+    from fluxkit_testmodels.shapes import flux_bfl_shapes
 
     shapes = flux_bfl_shapes(double_blocks=1, single_blocks=1)
     kohya = _kohya_bfl_lora(shapes)

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
+from fluxkit_comfy.inprocess import REPO_ROOT
 from fluxkit_tools import download
-from fluxkit_workflows.comfy_env import REPO_ROOT
 
 NOTEBOOK = REPO_ROOT / "notebooks" / "fluxkit_modelscope.ipynb"
 ALLOWED = [

@@ -42,3 +42,80 @@ def test_no_python_file_is_huge():
         if ".venv" not in p.parts
     }
     assert {k: n for k, n in sizes.items() if n > 450} == {}
+
+
+PACKAGES = (
+    "flux_core",
+    "nodes",
+    "fluxkit_workflows",
+    "fluxkit_comfy",
+    "fluxkit_testmodels",
+    "fluxkit_tools",
+    "bench",
+)
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _module_level_imports(path: Path) -> set[str]:
+    """Modules this file imports when it is imported (not inside functions), relative imports resolved."""
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out: set[str] = set()
+    body = list(ast.parse(path.read_text()).body)
+    while body:
+        node = body.pop()
+        if isinstance(node, (ast.If, ast.Try)):
+            body += node.body + node.orelse + getattr(node, "finalbody", [])
+            body += [s for h in getattr(node, "handlers", []) for s in h.body]
+        elif isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            if not name.startswith(mod + "."):  # `from . import x` imports x, not a cycle with the parent
+                out.add(mod)
+            out |= {f"{mod}.{a.name}" for a in node.names}
+    return out
+
+
+def test_every_package_says_its_job_in_one_docstring():
+    for pkg in PACKAGES:
+        init = REPO / pkg / "__init__.py"
+        assert init.is_file(), f"{pkg} has no __init__.py"
+        doc = ast.get_docstring(ast.parse(init.read_text()))
+        assert doc and len(doc) > 40, f"{pkg}/__init__.py has no docstring saying what the package does"
+
+
+def test_no_import_cycle_between_modules():
+    files = [p for pkg in PACKAGES for p in (REPO / pkg).rglob("*.py")]
+    modules = {_module_name(p): p for p in files}
+    graph = {m: {i for i in _module_level_imports(p) if i in modules and i != m} for m, p in modules.items()}
+    state: dict[str, int] = {}
+    cycles = []
+
+    def visit(m: str, stack: list[str]) -> None:
+        state[m] = 1
+        for dep in sorted(graph[m]):
+            if state.get(dep) == 1:
+                cycles.append(stack[stack.index(dep) :] + [dep] if dep in stack else [m, dep])
+            elif dep not in state:
+                visit(dep, [*stack, dep])
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [m])
+    assert len(graph) > 60 and cycles == [], cycles
+
+
+def test_flux_core_is_model_maths_only():
+    """Test/demo model generators live in fluxkit_testmodels, not in the pure core."""
+    names = {p.stem for p in (REPO / "flux_core").glob("*.py")}
+    assert "thin_models" not in names and not any(n.startswith("thin") for n in names), names

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import torch
 
-from flux_core import thin_models as tm
 from flux_core.conditioning_io import save_conditioning
+from fluxkit_workflows import model_files as mf
 
-from . import model_files as mf
+from . import shapes as tm
 
 THIN_VERSION = "v1"
 PROMPT_FILE = "fluxkit-thin-prompt.safetensors"
@@ -67,17 +67,25 @@ GENERATORS = {
     "qwen_connector": ("qwen2vl-flux-connector-tiny.pt", _connector),
     "qwen_t5_embedder": ("qwen2vl-flux-t5_embedder.pt", _t5_embedder),
 }
-# Where each thin file stands in for a published file: (ComfyUI folder, published name).
+# Where each thin file stands in for a published file (the folder comes from models.json).
 STANDS_FOR = {
-    "flux": ("diffusion_models", mf.FLUX_DEV),
-    "vae": ("vae", mf.FLUX_VAE),
-    "controlnet": ("controlnet", mf.INPAINT_CN_BETA),
-    "lora": ("loras", mf.TURBO_LORA),
+    "flux": mf.FLUX_DEV,
+    "vae": mf.FLUX_VAE,
+    "controlnet": mf.INPAINT_CN_BETA,
+    "lora": mf.TURBO_LORA,
+    "qwen_connector": mf.QWEN_CONNECTOR,
+    "qwen_t5_embedder": mf.QWEN_T5_EMBEDDER,
+}
+# Not manifest files: FluxKit's own saved-conditioning folder and the Qwen2-VL model folder.
+EXTRA_PLACES = {
     "conditioning": ("fluxkit_conditioning", PROMPT_FILE),
     "qwen2vl": ("qwen2vl", mf.QWEN2VL_FOLDER),
-    "qwen_connector": ("qwen2vl_flux", mf.QWEN_CONNECTOR),
-    "qwen_t5_embedder": ("qwen2vl_flux", mf.QWEN_T5_EMBEDDER),
 }
+
+
+def places() -> dict[str, tuple[str, str]]:
+    """Thin-set entry → (ComfyUI models folder, published name) it stands in for."""
+    return {name: (mf.FOLDERS[published], published) for name, published in STANDS_FOR.items()} | EXTRA_PLACES
 
 
 def ensure_thin_set(root: Path | None = None) -> dict[str, str]:
@@ -99,7 +107,7 @@ def ensure_thin_set(root: Path | None = None) -> dict[str, str]:
 
 def link_into_models(models_dir: Path, thin: dict[str, str]) -> None:
     """Symlink the thin files into a ComfyUI models tree under the published names the workflows use."""
-    for name, (folder, published) in STANDS_FOR.items():
+    for name, (folder, published) in places().items():
         target = models_dir / folder / published
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.is_symlink() or target.exists():

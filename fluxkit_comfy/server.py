@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .comfy_env import REPO_ROOT
+from .inprocess import REPO_ROOT
 
 PACK_DIR_NAME = "ComfyUI-FluxKit"
 

@@ -74,7 +74,7 @@ def flux_bfl_shapes(
 
 
 def inpaint_controlnet_shapes(double_blocks: int = 1, hidden: int = FLUX_HIDDEN) -> dict[str, Shape]:
-    """Key → shape of the alimama inpainting ControlNet in diffusers layout (FACTS §1.2)."""
+    """Key → shape of the alimama inpainting ControlNet in diffusers layout (alimama-creative/FLUX-Controlnet-Inpainting@6ea5d92 controlnet_flux.py module tree)."""
     h, d = hidden, FLUX_HEAD_DIM
     out: list[tuple[str, Shape]] = []
     out += _linear("x_embedder", h, 64)
@@ -214,7 +214,7 @@ def turbo_lora_shapes(
     double_blocks: int = 1, single_blocks: int = 1, rank: int = 4, hidden: int = FLUX_HIDDEN
 ) -> dict[str, Shape]:
     """Key → shape of a FLUX.1-Turbo-Alpha-style LoRA: diffusers/PEFT naming, lora_A [r, in] / lora_B [out, r] on every
-    Linear of a FLUX transformer with the given block counts (incl. norm_out and the embedders; FACTS §2.1)."""
+    Linear of a FLUX transformer with the given block counts (incl. norm_out and the embedders; the Turbo-Alpha file as listed on huggingface.co/alimama-creative/FLUX.1-Turbo-Alpha)."""
     h, m = hidden, FLUX_MLP
     modules: dict[str, tuple[int, int]] = {
         "x_embedder": (h, 4 * FLUX_LATENT_CHANNELS),

@@ -14,7 +14,8 @@ import sys
 import types
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]  # the pack (fluxkit_workflows/ sits at its root)
+REPO_ROOT = Path(__file__).resolve().parents[1]  # the pack (fluxkit_comfy/ sits at its root)
+SHARED_PACKAGES = ("flux_core",)  # pure packages the pack's nodes import relatively and tests import by name
 
 
 def find_comfyui() -> Path | None:
@@ -60,11 +61,15 @@ def boot(path: Path) -> types.SimpleNamespace:
 
     asyncio.run(nodes.init_extra_nodes(init_custom_nodes=False, init_api_nodes=False))
     before = set(nodes.NODE_CLASS_MAPPINGS)
+    pack_name = str(REPO_ROOT).replace(
+        ".", "_x_"
+    )  # the module name ComfyUI's load_custom_node gives the pack
+    share_packages(pack_name)
     ok = asyncio.run(nodes.load_custom_node(str(REPO_ROOT)))
     if not ok:
         raise RuntimeError("ComfyUI failed to load FluxKit (see the log above)")
     fluxkit_ids = sorted(set(nodes.NODE_CLASS_MAPPINGS) - before)
-    pack = sys.modules[str(REPO_ROOT).replace(".", "_x_")]
+    pack = sys.modules[pack_name]
     logging.getLogger().setLevel(logging.INFO)
     return types.SimpleNamespace(
         path=path,
@@ -75,6 +80,26 @@ def boot(path: Path) -> types.SimpleNamespace:
         import_module=importlib.import_module,
         run=lambda node_id, **inputs: run_node(nodes, node_id, **inputs),
     )
+
+
+def share_packages(pack_name: str) -> None:
+    """One identity per module in this process: the pack's nodes import `..flux_core` (`<pack>.flux_core`), tests,
+    bench and tools import `flux_core`. Registering every `flux_core` module under the pack's name too, before
+    ComfyUI imports the pack, makes both names one module, so `except FluxKitError` in a test catches what a node
+    raises. A ComfyUI server process never imports the top-level name, so it has only the pack's."""
+    import pkgutil
+
+    for top in SHARED_PACKAGES:
+        package = importlib.import_module(top)
+        if Path(package.__file__).resolve().parent != REPO_ROOT / top:
+            raise RuntimeError(
+                f"`{top}` resolves to {package.__file__}, not this pack's; run from {REPO_ROOT}"
+            )
+        modules = [package] + [
+            importlib.import_module(f"{top}.{info.name}") for info in pkgutil.iter_modules(package.__path__)
+        ]
+        for module in modules:
+            sys.modules.setdefault(f"{pack_name}.{module.__name__}", module)
 
 
 def run_node(nodes_module, node_id: str, **inputs) -> tuple:
