@@ -2,7 +2,7 @@
 
 SDXL (stabilityai/stable-diffusion-xl-base-1.0 scheduler config): 1000 steps, "scaled_linear" betas
 β_t = (√0.00085 + t/(999)·(√0.012 − √0.00085))², ᾱ_t = Π(1 − β), VE sigma σ_t = √((1 − ᾱ_t)/ᾱ_t).
-DMD2 (tianweiy/DMD2@8d8fa55; FACTS §3.1): 4-step [999, 749, 499, 249] (SDXL 4-step UNet / LoRA), 2-step [999, 499],
+DMD2 (tianweiy/DMD2@8d8fa55 demo/text_to_image_sdxl.py, main/sd_unified_model.py): 4-step [999, 749, 499, 249] (SDXL 4-step UNet / LoRA), 2-step [999, 499],
 1-step [399] for the SDXL 1-step UNet, which is fed *unit* noise labelled t = 399.
 """
 
@@ -27,11 +27,9 @@ class DMD2Preset:
 
 
 DMD2_PRESETS: dict[str, DMD2Preset] = {
-    "4-step 999,749,499,249": DMD2Preset(
-        (999, 749, 499, 249), False, "dmd2_sdxl_4step_unet / _lora (fuse at 1.0)"
-    ),
-    "2-step 999,499": DMD2Preset((999, 499), False, "DMD2 2-step evaluation schedule"),
-    "1-step 399 (unit noise)": DMD2Preset((399,), True, "dmd2_sdxl_1step_unet: unit noise labelled t=399"),
+    "4step": DMD2Preset((999, 749, 499, 249), False, "dmd2_sdxl_4step_unet / _lora (fuse at 1.0)"),
+    "2step": DMD2Preset((999, 499), False, "DMD2 2-step evaluation schedule"),
+    "1step": DMD2Preset((399,), True, "dmd2_sdxl_1step_unet: unit noise labelled t=399"),
 }
 
 

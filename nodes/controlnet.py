@@ -11,19 +11,32 @@ import folder_paths
 import torch
 from comfy_api.latest import io, ui
 
-from ..flux_core.control_input import broadcast_pair, normalize_mask
 from ..flux_core.controlnet_model import load_inpaint_controlnet
 from ..flux_core.errors import FluxKitError
-from ..flux_core.inpaint_mask import mask_overlay
+from ..flux_core.inpaint_mask import as_batch, mask_overlay, pair_batches
 from ..flux_core.safetensors_io import read_safetensors_header
 from . import comfy_types as t
+from .choices import Choice, Choices
 from .comfy_compat import core_model_patcher
 from .inpaint_control import FluxKitInpaintControl
 
 log = logging.getLogger(__name__)
 CATEGORY = "FluxKit/inpaint"
 SAFETENSORS_DTYPES = {"BF16": torch.bfloat16, "F16": torch.float16, "F32": torch.float32}
-MASK_MODES = ["binary (alimama training)", "soft (ComfyUI core)"]
+MASK_MODE = Choices(
+    "FluxKit Inpaint ControlNet Apply",
+    "mask_mode",
+    (
+        Choice(
+            "binary", "mask thresholded at 0.5, as alimama trained the model", ("binary (alimama training)",)
+        ),
+        Choice(
+            "soft",
+            "the mask channel keeps grey values, as ComfyUI core's node does",
+            ("soft (ComfyUI core)",),
+        ),
+    ),
+)
 WEIGHT_DTYPES = ["default", "fp8_e4m3fn"]
 
 
@@ -140,11 +153,10 @@ class FluxKitInpaintControlNetApply(io.ComfyNode):
                 ),
                 io.Combo.Input(
                     "mask_mode",
-                    options=MASK_MODES,
-                    default=MASK_MODES[0],
+                    options=MASK_MODE.ids(),
+                    default=MASK_MODE.default,
                     optional=True,
-                    tooltip="binary: mask thresholded at 0.5, as alimama trained the model (default). "
-                    "soft: the mask channel keeps grey values, as ComfyUI core's node does.",
+                    tooltip=MASK_MODE.tooltip("How the mask reaches the ControlNet:"),
                 ),
             ],
             outputs=[
@@ -152,6 +164,10 @@ class FluxKitInpaintControlNetApply(io.ComfyNode):
                 t.Conditioning.Output(display_name="negative"),
             ],
         )
+
+    @classmethod
+    def validate_inputs(cls, mask_mode: str | None = None) -> bool | str:
+        return MASK_MODE.accepts(mask_mode)  # ids and the values earlier releases saved
 
     @classmethod
     def execute(
@@ -165,7 +181,7 @@ class FluxKitInpaintControlNetApply(io.ComfyNode):
         strength,
         start_percent,
         end_percent,
-        mask_mode: str = MASK_MODES[0],
+        mask_mode: str = MASK_MODE.default,
     ) -> io.NodeOutput:
         where = "FluxKit Inpaint ControlNet Apply"
         if not isinstance(control_net, FluxKitInpaintControl):
@@ -175,12 +191,12 @@ class FluxKitInpaintControlNetApply(io.ComfyNode):
             )
         if start_percent > end_percent:
             raise FluxKitError(f"{where}: start_percent {start_percent} is after end_percent {end_percent}")
-        hole = normalize_mask(mask)
-        broadcast_pair(image, hole, where)  # validate sizes/batches here, where the user looks
+        hole = as_batch(mask, where)
+        pair_batches(image, hole, where)  # validate sizes/batches here, where the user looks
         preview = ui.PreviewImage(mask_overlay(image, hole), cls=cls)  # what gets repainted
         if strength == 0:
             return io.NodeOutput(positive, negative, ui=preview)
-        binarize = mask_mode == MASK_MODES[0]
+        binarize = MASK_MODE.resolve(mask_mode) == "binary"
         controls: dict = {}
         outs = []
         for conditioning in (positive, negative):

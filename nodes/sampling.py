@@ -18,15 +18,49 @@ from ..flux_core.schedules_flow import (
     snr_matched_flow_sigma,
 )
 from . import comfy_types as t
+from .choices import Choice, Choices
 
 CATEGORY = "FluxKit/sampling"
-CUSTOM = "custom"
-FLOW_MAPPINGS = [
-    "shifted by the model (t/1000 → model sigma)",
-    "literal (σ = t/1000)",
-    "SNR-matched (σ_VE/(1+σ_VE))",
-]
-TURBO_SHIFT = ["resolution (FLUX dynamic μ)", "model's own shift"]
+TURBO = "FluxKit Turbo Scheduler"
+DMD2 = "FluxKit DMD2 Scheduler"
+TURBO_SHIFT = Choices(
+    TURBO,
+    "shift",
+    (
+        Choice("resolution", "μ from width×height (FLUX dynamic μ, as the FLUX and alimama pipelines)",
+               ("resolution (FLUX dynamic μ)",)),
+        Choice("model", "the shift set on the model (ModelSamplingFlux), ignoring width/height", ("model's own shift",)),
+    ),
+)  # fmt: skip
+DMD2_PRESET = Choices(
+    DMD2,
+    "preset",
+    (
+        Choice("4step", "t = 999, 749, 499, 249: dmd2_sdxl_4step_unet or _lora", ("4-step 999,749,499,249",)),
+        Choice("2step", "t = 999, 499", ("2-step 999,499",)),
+        Choice("1step", "t = 399 with unit noise: dmd2_sdxl_1step_unet (eps models only)", ("1-step 399 (unit noise)",)),
+        Choice("custom", "the timesteps typed below"),
+    ),
+)  # fmt: skip
+FLOW_MAPPING = Choices(
+    DMD2,
+    "flow_mapping",
+    (
+        Choice("shifted", "the model's sigma at t/1000 (FLUX shift)", ("shifted by the model (t/1000 → model sigma)",)),
+        Choice("literal", "σ = t/1000", ("literal (σ = t/1000)",)),
+        Choice("snr", "the flow sigma with SDXL's signal-to-noise ratio at t, σ_VE/(1+σ_VE)",
+               ("SNR-matched (σ_VE/(1+σ_VE))",)),
+    ),
+)  # fmt: skip
+FIRST_STEP_NOISE = Choices(
+    "FluxKit DMD2 Sampler",
+    "first_step_noise",
+    (
+        Choice("unit", "the model sees unit-variance noise at the first step, as DMD2 trained it (matters for the "
+               "1-step t=399 UNet; for 999 it equals ComfyUI's); assumes an empty latent", ("unit (DMD2)",)),
+        Choice("comfyui", "ComfyUI's default noise scaling", ("ComfyUI default",)),
+    ),
+)  # fmt: skip
 
 
 def _is_flow(model_sampling) -> bool:
@@ -70,21 +104,24 @@ class FluxKitTurboScheduler(io.ComfyNode):
                 ),
                 io.Combo.Input(
                     "shift",
-                    options=TURBO_SHIFT,
-                    default=TURBO_SHIFT[0],
-                    tooltip="resolution: μ from width×height (what the FLUX and alimama pipelines do). "
-                    "model: the shift set on the model (ModelSamplingFlux), ignoring width/height.",
+                    options=TURBO_SHIFT.ids(),
+                    default=TURBO_SHIFT.default,
+                    tooltip=TURBO_SHIFT.tooltip("Where μ comes from:"),
                 ),
             ],
             outputs=[t.Sigmas.Output()],
         )
 
     @classmethod
+    def validate_inputs(cls, shift: str | None = None) -> bool | str:
+        return TURBO_SHIFT.accepts(shift)
+
+    @classmethod
     def execute(cls, model, steps: int, width: int, height: int, shift: str) -> io.NodeOutput:
         ms = model.get_model_object("model_sampling")
         if not _is_flow(ms):
-            raise FluxKitError("FluxKit Turbo Scheduler: the model is not a flow-matching (FLUX) model")
-        if shift == TURBO_SHIFT[0]:
+            raise FluxKitError(f"{TURBO}: the model is not a flow-matching (FLUX) model")
+        if TURBO_SHIFT.resolve(shift) == "resolution":
             sigmas = flux_sigmas(steps, flux_mu(image_tokens(width, height)))
         else:
             sigmas = [float(ms.percent_to_sigma(k / steps)) for k in range(steps + 1)]
@@ -108,10 +145,9 @@ class FluxKitDMD2Scheduler(io.ComfyNode):
                 t.Model.Input("model", tooltip="SDXL with DMD2 UNet/LoRA, or a flow (FLUX) model."),
                 io.Combo.Input(
                     "preset",
-                    options=[*DMD2_PRESETS, CUSTOM],
-                    default=next(iter(DMD2_PRESETS)),
-                    tooltip="4-step 999,749,499,249 (4-step UNet or LoRA); 2-step 999,499; 1-step 399 for the "
-                    "1-step UNet (eps models only); custom uses the text below.",
+                    options=DMD2_PRESET.ids(),
+                    default=DMD2_PRESET.default,
+                    tooltip=DMD2_PRESET.tooltip("DMD2's trained timesteps:"),
                 ),
                 io.String.Input(
                     "custom_timesteps",
@@ -120,19 +156,24 @@ class FluxKitDMD2Scheduler(io.ComfyNode):
                 ),
                 io.Combo.Input(
                     "flow_mapping",
-                    options=FLOW_MAPPINGS,
-                    default=FLOW_MAPPINGS[0],
-                    tooltip="Flow models only: how a timestep t becomes a sigma. shifted: the model's sigma at t/1000 "
-                    "(FLUX shift). literal: t/1000. SNR-matched: the flow sigma with SDXL's signal-to-noise ratio at t.",
+                    options=FLOW_MAPPING.ids(),
+                    default=FLOW_MAPPING.default,
+                    tooltip=FLOW_MAPPING.tooltip("Flow models only: how a timestep t becomes a sigma:"),
                 ),
             ],
             outputs=[t.Sigmas.Output()],
         )
 
     @classmethod
+    def validate_inputs(cls, preset: str | None = None, flow_mapping: str | None = None) -> bool | str:
+        ok = DMD2_PRESET.accepts(preset)
+        return FLOW_MAPPING.accepts(flow_mapping) if ok is True else ok
+
+    @classmethod
     def execute(cls, model, preset: str, custom_timesteps: str, flow_mapping: str) -> io.NodeOutput:
-        where = "FluxKit DMD2 Scheduler"
-        if preset == CUSTOM:
+        where = DMD2
+        preset, flow_mapping = DMD2_PRESET.resolve(preset), FLOW_MAPPING.resolve(flow_mapping)
+        if preset == "custom":
             steps, eps_only = parse_timesteps(custom_timesteps, where), False
         else:
             steps, eps_only = DMD2_PRESETS[preset].timesteps, DMD2_PRESETS[preset].eps_only
@@ -149,11 +190,15 @@ class FluxKitDMD2Scheduler(io.ComfyNode):
 
 
 def _flow_sigmas(ms, steps: tuple[int, ...], mapping: str) -> list[float]:
-    if mapping == FLOW_MAPPINGS[0]:
-        return [float(ms.sigma(torch.tensor(literal_flow_sigma(s)))) for s in steps] + [0.0]
-    if mapping == FLOW_MAPPINGS[1]:
-        return [literal_flow_sigma(s) for s in steps] + [0.0]
-    return [snr_matched_flow_sigma(s) for s in dmd2_eps_sigmas(steps, sdxl_alphas_cumprod())[:-1]] + [0.0]
+    """Sigmas for DMD2 timesteps on a flow model; `mapping` is a FLOW_MAPPING id."""
+    mappings = {
+        "shifted": lambda: [float(ms.sigma(torch.tensor(literal_flow_sigma(s)))) for s in steps],
+        "literal": lambda: [literal_flow_sigma(s) for s in steps],
+        "snr": lambda: [
+            snr_matched_flow_sigma(s) for s in dmd2_eps_sigmas(steps, sdxl_alphas_cumprod())[:-1]
+        ],
+    }
+    return mappings[mapping]() + [0.0]
 
 
 def sample_dmd2(model, x, sigmas, extra_args=None, callback=None, disable=None, unit_noise_first_step=True):
@@ -199,18 +244,21 @@ class FluxKitDMD2Sampler(io.ComfyNode):
             inputs=[
                 io.Combo.Input(
                     "first_step_noise",
-                    options=["unit (DMD2)", "ComfyUI default"],
-                    default="unit (DMD2)",
-                    tooltip="unit: the model sees unit-variance noise at the first step, as DMD2 trained it (matters for "
-                    "the 1-step t=399 UNet; for 999 it equals ComfyUI's). Assumes an empty latent (text-to-image).",
+                    options=FIRST_STEP_NOISE.ids(),
+                    default=FIRST_STEP_NOISE.default,
+                    tooltip=FIRST_STEP_NOISE.tooltip("Noise scaling at the first step:"),
                 )
             ],
             outputs=[t.Sampler.Output()],
         )
 
     @classmethod
+    def validate_inputs(cls, first_step_noise: str | None = None) -> bool | str:
+        return FIRST_STEP_NOISE.accepts(first_step_noise)
+
+    @classmethod
     def execute(cls, first_step_noise: str) -> io.NodeOutput:
-        unit = first_step_noise == "unit (DMD2)"
+        unit = FIRST_STEP_NOISE.resolve(first_step_noise) == "unit"
         return io.NodeOutput(
             comfy.samplers.KSAMPLER(sample_dmd2, extra_options={"unit_noise_first_step": unit})
         )

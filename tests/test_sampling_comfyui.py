@@ -46,31 +46,25 @@ def run_custom_advanced(comfy, model, sampler, sigmas, seed=11):
 
 def test_turbo_scheduler_values(comfy, flux):
     sched = node(comfy, "FluxKitTurboScheduler")
-    out = sched.execute(flux, 8, 1024, 768, "resolution (FLUX dynamic μ)")
+    out = sched.execute(flux, 8, 1024, 768, "resolution")
     expected = flux_sigmas(8, flux_mu(image_tokens(1024, 768)))
     assert torch.allclose(out.result[0], torch.tensor(expected), atol=1e-7)
     assert out.ui["fluxkit_sigmas"][0] == 1.0  # sent to the front end for the plot
-    by_model = sched.execute(flux, 8, 64, 64, "model's own shift").result[
-        0
-    ]  # ModelSamplingFlux default μ = 1.15
+    by_model = sched.execute(flux, 8, 64, 64, "model").result[0]  # ModelSamplingFlux default μ = 1.15
     assert torch.allclose(by_model, torch.tensor(flux_sigmas(8, 1.15)), atol=1e-6)
 
 
 def test_dmd2_sampler_equals_core_lcm_on_flux_and_turbo_runs(comfy, flux):
-    sigmas = node(comfy, "FluxKitDMD2Scheduler").execute(
-        flux, "4-step 999,749,499,249", "", "literal (σ = t/1000)"
-    )
+    sigmas = node(comfy, "FluxKitDMD2Scheduler").execute(flux, "4step", "", "literal")
     sigmas = sigmas.result[0]
     assert sigmas.tolist() == pytest.approx([0.999, 0.749, 0.499, 0.249, 0.0])
-    dmd2 = node(comfy, "FluxKitDMD2Sampler").execute("unit (DMD2)").result[0]
+    dmd2 = node(comfy, "FluxKitDMD2Sampler").execute("unit").result[0]
     lcm = comfy.run("KSamplerSelect", sampler_name="lcm")[0]
     a = run_custom_advanced(comfy, flux, dmd2, sigmas)
     b = run_custom_advanced(comfy, flux, lcm, sigmas)
     assert torch.isfinite(a).all() and a.abs().max() > 0
     assert torch.equal(a, b)  # same maths, same seeded fresh noise: identical
-    turbo = (
-        node(comfy, "FluxKitTurboScheduler").execute(flux, 8, 64, 64, "resolution (FLUX dynamic μ)").result[0]
-    )
+    turbo = node(comfy, "FluxKitTurboScheduler").execute(flux, 8, 64, 64, "resolution").result[0]
     euler = comfy.run("KSamplerSelect", sampler_name="euler")[0]
     assert torch.isfinite(run_custom_advanced(comfy, flux, euler, turbo)).all()
 
@@ -94,15 +88,15 @@ class _SDXLSampling:
 def test_dmd2_scheduler_on_sdxl_sampling_is_exact_and_flow_refuses_eps_preset(comfy, flux):
     sched = node(comfy, "FluxKitDMD2Scheduler")
     sdxl = _SDXLSampling()
-    got = sched.execute(sdxl, "4-step 999,749,499,249", "", "literal (σ = t/1000)").result[0]
+    got = sched.execute(sdxl, "4step", "", "literal").result[0]
     assert torch.allclose(
         got, torch.tensor(dmd2_eps_sigmas((999, 749, 499, 249)), dtype=torch.float32), rtol=2e-6
     )
     comfy_sgm = comfy.import_module("comfy.samplers").calculate_sigmas(sdxl.ms, "sgm_uniform", 4)
     assert not torch.allclose(comfy_sgm[1], got[1], rtol=1e-4)  # core's sgm_uniform is close, not exact
-    one = sched.execute(sdxl, "1-step 399 (unit noise)", "", "literal (σ = t/1000)").result[0]
+    one = sched.execute(sdxl, "1step", "", "literal").result[0]
     assert one.tolist() == pytest.approx([dmd2_eps_sigmas((399,))[0], 0.0], rel=2e-6)
     with pytest.raises(ValueError, match="eps \\(SDXL\\) model; this model is flow-matching"):
-        sched.execute(flux, "1-step 399 (unit noise)", "", "literal (σ = t/1000)")
+        sched.execute(flux, "1step", "", "literal")
     with pytest.raises(ValueError, match="strictly decreasing"):
-        sched.execute(sdxl, "custom", "249, 999", "literal (σ = t/1000)")
+        sched.execute(sdxl, "custom", "249, 999", "literal")
