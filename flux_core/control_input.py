@@ -1,7 +1,7 @@
 """The alimama inpainting ControlNet's control input: image + mask → 17-channel latent → 68 features per token.
 
 Recipe (alimama-creative/FLUX-Controlnet-Inpainting@6ea5d92, pipeline_flux_controlnet_inpaint.py
-`prepare_image_with_mask`; FACTS §1.3):
+`prepare_image_with_mask`):
 
 1. mask: 1 = repaint (ComfyUI MASK convention); binarised at 0.5 as in alimama's training recipe
    (ComfyUI core keeps it soft; `binarize=False` reproduces core).
@@ -22,41 +22,11 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from .errors import FluxKitError
+from .inpaint_mask import as_batch, pair_batches
+from .inpaint_mask import binarize as binarized
 
 LATENT_CHANNELS = 16
 PATCH = 2
-
-
-def normalize_mask(mask: torch.Tensor, binarize: bool = True, threshold: float = 0.5) -> torch.Tensor:
-    """[H, W] or [B, H, W] (1 = repaint) → float [B, H, W] in [0, 1], binarised (≥ `threshold` → 1, as diffusers' VaeImageProcessor) when asked.
-
-    NaN entries count as "keep" (0) so a corrupt mask never propagates NaN into the model.
-    """
-    if mask.ndim == 2:
-        mask = mask.unsqueeze(0)
-    if mask.ndim != 3:
-        raise FluxKitError(f"mask must be [H, W] or [B, H, W], got shape {tuple(mask.shape)}")
-    mask = torch.nan_to_num(mask.float(), nan=0.0).clamp(0.0, 1.0)
-    return (mask >= threshold).float() if binarize else mask
-
-
-def broadcast_pair(image: torch.Tensor, mask: torch.Tensor, where: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Explicit batch rule for image [B_i, H, W, C] and mask [B_m, H, W]: equal, or one side 1 (broadcast)."""
-    bi, bm = image.shape[0], mask.shape[0]
-    if tuple(image.shape[1:3]) != tuple(mask.shape[1:3]):
-        raise FluxKitError(
-            f"{where}: image is {image.shape[2]}×{image.shape[1]} but mask is {mask.shape[2]}×{mask.shape[1]} "
-            "(width×height); give a mask of the image's size (Load Image outputs both)"
-        )
-    if bi == bm:
-        return image, mask
-    if bm == 1:
-        return image, mask.expand(bi, -1, -1)
-    if bi == 1:
-        return image.expand(bm, -1, -1, -1), mask
-    raise FluxKitError(
-        f"{where}: {bi} images and {bm} masks; use equal batches, or 1 image or 1 mask to broadcast"
-    )
 
 
 def fill_hole_black(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -125,7 +95,7 @@ def build_control_latent(
     """
     if image.ndim != 4 or image.shape[-1] < 3:
         raise FluxKitError(f"{where}: image must be [B, H, W, 3], got {tuple(image.shape)}")
-    mask = normalize_mask(mask.to(image.device), binarize=binarize)
-    image, mask = broadcast_pair(image, mask, where)
+    mask = as_batch(mask.to(image.device), where)
+    image, mask = pair_batches(image, binarized(mask) if binarize else mask, where)
     latent = encode(fill_hole_black(image, mask))
     return control_latent(latent, mask)

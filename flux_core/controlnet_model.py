@@ -1,6 +1,6 @@
 """alimama-creative FLUX.1-dev-Controlnet-Inpainting (Alpha, Beta) as a pure-torch module, and its loader.
 
-Architecture (FACTS §1.1–1.4; alimama-creative/FLUX-Controlnet-Inpainting@6ea5d92 controlnet_flux.py): diffusers'
+Architecture (alimama-creative/FLUX-Controlnet-Inpainting@6ea5d92 controlnet_flux.py, transformer_flux.py): diffusers'
 FluxControlNetModel with 6 double blocks, 0 single blocks, guidance embedding, and a 68-feature
 `controlnet_x_embedder` (16 latent + 1 mask channel, packed 2×2). Module attribute names are the checkpoint keys, so
 the published safetensors load with `assign=True` and no remapping. The config is inferred from key shapes (any block

@@ -6,7 +6,7 @@ own `noise_scaling`) and closed-form tests:
 - `renoise(sigma_next, noise, x0) → x`: VE-eps x0 + σ'·ε (= DMD2's √ᾱ'·x0 + √(1−ᾱ')·ε divided by √ᾱ'), flow
   (1 − σ')·x0 + σ'·ε;
 - `noise(i) → ε_i`, fresh standard normal noise for re-noising after step i.
-(tianweiy/DMD2@8d8fa55 main/utils.py get_x0_from_noise + scheduler.add_noise; FACTS §3.2.)
+(tianweiy/DMD2@8d8fa55 main/utils.py get_x0_from_noise + scheduler.add_noise.)
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import FluxKitError
+from .inpaint_mask import pair_batches
 
 SNAP = 16
 
@@ -49,22 +50,6 @@ class StitchRecord:
     boxes: tuple[Box, ...]  # per item, may extend beyond the image
     out_size: tuple[int, int]  # (height, width) of the crops
     empty: tuple[bool, ...]  # per item: nothing to inpaint → stitch returns the original
-
-
-def pair_batches(images: torch.Tensor, masks: torch.Tensor, where: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Explicit batch rule: N×N, 1 image × N masks, N images × 1 mask; anything else is an error."""
-    if images.shape[1:3] != masks.shape[1:3]:
-        raise FluxKitError(
-            f"{where}: image is {images.shape[2]}×{images.shape[1]} but mask is {masks.shape[2]}×{masks.shape[1]}"
-        )
-    bi, bm = images.shape[0], masks.shape[0]
-    if bi == bm:
-        return images, masks
-    if bi == 1:
-        return images.expand(bm, -1, -1, -1), masks
-    if bm == 1:
-        return images, masks.expand(bi, -1, -1)
-    raise FluxKitError(f"{where}: {bi} images and {bm} masks; use equal counts, or one image or one mask")
 
 
 def mask_box(mask: torch.Tensor) -> Box | None:

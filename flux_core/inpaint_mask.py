@@ -27,7 +27,28 @@ def as_batch(mask: torch.Tensor, where: str) -> torch.Tensor:
 
 
 def binarize(mask: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+    """≥ `threshold` → 1, else 0 (as diffusers' VaeImageProcessor and alimama's training recipe)."""
     return (mask >= threshold).to(mask.dtype)
+
+
+def pair_batches(images: torch.Tensor, masks: torch.Tensor, where: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The one batch rule for images [B_i, H, W, C] and masks [B_m, H, W]: equal, or one side 1 (broadcast as a
+    view); another size or count is an error naming `where`."""
+    if tuple(images.shape[1:3]) != tuple(masks.shape[1:3]):
+        raise FluxKitError(
+            f"{where}: image is {images.shape[2]}×{images.shape[1]} but mask is {masks.shape[2]}×{masks.shape[1]} "
+            "(width×height); give a mask of the image's size (Load Image outputs both)"
+        )
+    bi, bm = images.shape[0], masks.shape[0]
+    if bi == bm:
+        return images, masks
+    if bm == 1:
+        return images, masks.expand(bi, -1, -1)
+    if bi == 1:
+        return images.expand(bm, -1, -1, -1), masks
+    raise FluxKitError(
+        f"{where}: {bi} images and {bm} masks; use equal batches, or 1 image or 1 mask to broadcast"
+    )
 
 
 def grow(mask: torch.Tensor, pixels: int) -> torch.Tensor:

@@ -3,7 +3,7 @@
 BFL layout (black-forest-labs/flux; ComfyUI's comfy/ldm/flux): q|k|v are fused in `double_blocks.N.{img,txt}_attn.qkv`
 ([3h, h]) and single blocks fuse q|k|v|mlp in `single_blocks.N.linear1` ([3h + 4h, h]); `final_layer.adaLN_modulation.1`
 holds (shift, scale) where diffusers' `norm_out.linear` holds (scale, shift). Diffusers/PEFT LoRAs address the unfused
-modules, so each maps to a row slice (FACTS §2.2; diffusers lora_conversion_utils, ComfyUI comfy/utils.py
+modules, so each maps to a row slice (diffusers@58eb52c src/diffusers/loaders/lora_conversion_utils.py, ComfyUI comfy/utils.py
 flux_to_diffusers). Slices are written in units of the hidden size h and the MLP width 4h, so tiny test models use the
 same table.
 """

@@ -26,21 +26,9 @@ FLUX_HIDDEN = 3072
 
 
 def _load_linear_state(path: str) -> dict[str, torch.Tensor]:
-    """State dict of a `.pt` (loaded with weights_only=True, never unpickling code) or `.safetensors` file."""
-    if path.lower().endswith(".safetensors"):
-        sd = load_state_dict(path)
-    else:
-        try:
-            sd = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:  # noqa: BLE001 - any unpickling refusal or corrupt file becomes one clear error
-            raise CheckpointError(
-                path, f"cannot be read safely ({type(e).__name__}: {e})", "a plain tensor state dict"
-            ) from e
-        if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
-            sd = sd["state_dict"]
-    if not isinstance(sd, dict):
-        raise CheckpointError(path, f"holds a {type(sd).__name__}", "a state dict of tensors")
-    return {k.removeprefix("module."): v for k, v in sd.items() if isinstance(v, torch.Tensor)}
+    """State dict of a `.pt` (weights_only, never unpickling code) or `.safetensors` file, without the
+    `module.` prefix a DataParallel save adds (Qwen2VL-Flux's connector.pt has it)."""
+    return {k.removeprefix("module."): v for k, v in load_state_dict(path).items()}
 
 
 def load_linear(path: str, prefix: str, in_features: int | None, out_features: int) -> torch.nn.Linear:

@@ -1,6 +1,6 @@
 """Which ControlNet residual each base FLUX block receives.
 
-Two conventions exist, and using the wrong one is a silent quality bug (FACTS §1.4):
+Two conventions exist, and using the wrong one is a silent quality bug (sources per convention below):
 
 - **interval** (alimama, diffusers `controlnet_blocks_repeat=False`, ComfyUI `latent_input=True`, DiffSynth):
   ``interval = ceil(N / n)``; base block ``i`` receives residual ``i // interval``. For alimama's n = 6 residuals and

@@ -1,6 +1,6 @@
 """Flow-matching (FLUX) sigma schedules: the resolution-dependent shift and few-step (Turbo / DMD2-style) lists.
 
-Formulas (black-forest-labs/flux sampling.py `get_schedule`/`time_shift`; FACTS §3.4):
+Formulas (black-forest-labs/flux sampling.py `get_schedule`/`time_shift`; diffusers@58eb52c src/diffusers/pipelines/flux/pipeline_flux.py `calculate_shift`):
 - image tokens: seq = (H/16)·(W/16) for an H×W image (latent /8, packed 2×2);
 - μ(seq) = base + (seq − 256)·(max − base)/(4096 − 256), base 0.5, max 1.15 (256 tokens → 0.5, 4096 → 1.15);
 - exponential shift: σ' = e^μ / (e^μ + (1/σ − 1)), identical to SD3's σ' = sσ / (1 + (s − 1)σ) with s = e^μ;

@@ -16,16 +16,8 @@ from __future__ import annotations
 import json
 import sys
 
-from .schemas import CORE_SUBSET, FLUXKIT_SCHEMAS
+from .schemas import CORE_SUBSET, FILE_INPUTS, FLUXKIT_SCHEMAS
 
-FILE_LIST_INPUTS = {
-    "control_net_name",
-    "lora_name",
-    "conditioning_name",
-    "model_folder",
-    "connector_name",
-    "t5_embedder_name",
-}
 # Core node types FluxKit's workflows (and its tests' variants of them) use.
 CORE_NODES = sorted({
     "UNETLoader", "VAELoader", "DualCLIPLoader", "CLIPTextEncode", "FluxGuidance", "ConditioningZeroOut",
@@ -61,8 +53,11 @@ def core_subset(all_schemas: dict[str, dict]) -> dict[str, dict]:
 MODEL_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".ckpt", ".gguf", ".sft")
 
 
-def _options(spec: list) -> list[str]:
-    return spec[0] if isinstance(spec[0], list) else spec[1]["options"]
+def _options(spec: list) -> list[str] | None:
+    """A combo's choices, or None for another kind of input (an IMAGE socket named `image`, say)."""
+    if isinstance(spec[0], list):
+        return spec[0]
+    return spec[1].get("options") if spec[0] == "COMBO" and len(spec) > 1 else None
 
 
 def _is_model_entry(input_name: str, option: str) -> bool:
@@ -71,16 +66,14 @@ def _is_model_entry(input_name: str, option: str) -> bool:
 
 
 def live_schemas(env) -> dict[str, dict]:
-    """Schemas of every FluxKit node in a booted ComfyUI (`comfy_env.boot`), file lists emptied."""
+    """Schemas of every FluxKit node in a booted ComfyUI (`fluxkit_comfy.inprocess.boot`), file lists emptied."""
     out = {}
     for node_id in env.fluxkit_ids:
         info = json.loads(json.dumps(env.nodes.NODE_CLASS_MAPPINGS[node_id].GET_NODE_INFO_V1()))
         for section in info.get("input", {}).values():
             for name, spec in section.items():
-                if name in FILE_LIST_INPUTS:
-                    fixed = [
-                        o for o in _options(spec) if not _is_model_entry(name, o)
-                    ]  # e.g. "none (image only)"
+                if name in FILE_INPUTS and _options(spec) is not None:
+                    fixed = [o for o in _options(spec) if not _is_model_entry(name, o)]  # e.g. "none"
                     if isinstance(spec[0], list):
                         spec[0] = fixed
                     else:
@@ -90,7 +83,8 @@ def live_schemas(env) -> dict[str, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from . import comfy_env
+    from fluxkit_comfy import inprocess as comfy_env
+
     from .schemas import core_schema_path
 
     if "--core" in (argv if argv is not None else sys.argv[1:]):

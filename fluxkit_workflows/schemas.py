@@ -13,6 +13,19 @@ import os
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# Inputs whose choices are files on the server (published model files; then other files and folders). An offline
+# dump can't list them: the schema dump empties them, validation accepts any non-empty name, and the tests check
+# the model names the workflows use against `model_files` instead.
+MODEL_FILE_INPUTS = frozenset({
+    "unet_name", "vae_name", "ckpt_name", "lora_name", "control_net_name", "clip_name", "clip_name1", "clip_name2",
+    "connector_name",
+})  # fmt: skip
+FILE_INPUTS = MODEL_FILE_INPUTS | {
+    "image",
+    "conditioning_name",
+    "model_folder",
+    "t5_embedder_name",
+}  # t5: or "none"
 FLUXKIT_SCHEMAS = HERE / "fluxkit_object_info.json"
 CORE_SUBSET = HERE / "core_schemas.json"
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}

@@ -11,25 +11,8 @@ Checks what ComfyUI's own `validate_prompt` would reject before running, plus li
 from __future__ import annotations
 
 from .convert import WorkflowError
-from .schemas import combo_choices, input_specs, is_widget, socket_type, widget_options
+from .schemas import FILE_INPUTS, combo_choices, input_specs, is_widget, socket_type, widget_options
 
-# Inputs whose choices are files on the server: an offline dump can't list them, so any non-empty name passes here
-# (the workflows' model names are checked against `model_files` by the tests instead).
-FILE_INPUTS = {
-    "unet_name",
-    "vae_name",
-    "ckpt_name",
-    "lora_name",
-    "control_net_name",
-    "clip_name",
-    "clip_name1",
-    "clip_name2",
-    "image",
-    "conditioning_name",
-    "model_folder",
-    "connector_name",
-    "t5_embedder_name",
-}
 SCALAR_KINDS = {"INT": (int,), "FLOAT": (int, float), "STRING": (str,), "BOOLEAN": (bool,)}
 
 

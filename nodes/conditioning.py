@@ -12,14 +12,12 @@ from comfy_api.latest import io
 from ..flux_core.conditioning_io import load_conditioning, save_conditioning
 from ..flux_core.errors import FluxKitError
 from . import comfy_types as t
-from .paths import first_folder, register_model_folders
+from .paths import CONDITIONING_FOLDER, first_folder
 
 log = logging.getLogger(__name__)
 CATEGORY = "FluxKit/conditioning"
-FOLDER = "fluxkit_conditioning"
+FOLDER = CONDITIONING_FOLDER
 SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,120}$")
-
-register_model_folders()
 
 
 class FluxKitSaveConditioning(io.ComfyNode):

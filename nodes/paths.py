@@ -1,4 +1,4 @@
-"""Model folders FluxKit adds to ComfyUI, registered once (idempotent) through folder_paths.
+"""Model folders FluxKit adds to ComfyUI, registered through folder_paths once, when this module is first imported.
 
 Each entry: folder name → (sub-folder of ComfyUI's models directory, accepted file extensions). Users can point a
 folder elsewhere with ComfyUI's extra_model_paths.yaml under the same name.
@@ -10,13 +10,19 @@ import os
 
 import folder_paths
 
+CONDITIONING_FOLDER = "fluxkit_conditioning"  # saved prompt conditionings (FluxKit Save/Load Conditioning)
+QWEN2VL_FOLDER = (
+    "qwen2vl"  # one sub-folder per Qwen2-VL model (config.json, *.safetensors, tokenizer, preprocessor)
+)
+QWEN2VL_FLUX_FOLDER = "qwen2vl_flux"  # Qwen2VL-Flux connector.pt, t5_embedder.pt
+
 FLUXKIT_FOLDERS: dict[str, tuple[str, set[str]]] = {
-    "fluxkit_conditioning": ("fluxkit_conditioning", {".safetensors"}),
-    "qwen2vl": (
-        "qwen2vl",
+    CONDITIONING_FOLDER: (CONDITIONING_FOLDER, {".safetensors"}),
+    QWEN2VL_FOLDER: (
+        QWEN2VL_FOLDER,
         set(),
-    ),  # one sub-folder per Qwen2-VL model (listed by the loader, not by extension)
-    "qwen2vl_flux": ("qwen2vl_flux", {".pt", ".safetensors"}),  # Qwen2VL-Flux connector.pt, t5_embedder.pt
+    ),  # listed by the loader (folders with a config.json), not by extension
+    QWEN2VL_FLUX_FOLDER: (QWEN2VL_FLUX_FOLDER, {".pt", ".safetensors"}),
 }
 
 
@@ -38,3 +44,6 @@ def first_folder(name: str) -> str:
     path = folder_paths.get_folder_paths(name)[0]
     os.makedirs(path, exist_ok=True)
     return path
+
+
+register_model_folders()  # the one call: every node module that lists these folders imports this module

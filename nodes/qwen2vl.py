@@ -20,18 +20,20 @@ from ..flux_core.errors import FluxKitError
 from ..flux_core.qwen2vl_encoder import Qwen2VL, image_token_states, load_qwen2vl
 from ..flux_core.qwen_connector import assemble_context, griddot_weights, load_connector, load_t5_embedder
 from . import comfy_types as t
+from .choices import Choice, Choices
 from .comfy_compat import flux1_config
-from .paths import register_model_folders
+from .paths import QWEN2VL_FLUX_FOLDER, QWEN2VL_FOLDER
 
 log = logging.getLogger(__name__)
-register_model_folders()
 CATEGORY = "FluxKit/qwen2vl"
-QWEN_FOLDER = (
-    "qwen2vl"  # models/qwen2vl/<model folder>/ (config.json, *.safetensors, tokenizer, preprocessor)
-)
-CONNECTOR_FOLDER = "qwen2vl_flux"  # models/qwen2vl_flux/connector.pt, t5_embedder.pt
+QWEN_FOLDER = QWEN2VL_FOLDER  # models/qwen2vl/<model folder>/
+CONNECTOR_FOLDER = QWEN2VL_FLUX_FOLDER  # models/qwen2vl_flux/connector.pt, t5_embedder.pt
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
-NO_T5 = "none (image only)"
+NO_T5 = Choices(  # the fixed choice ahead of the file list of t5_embedder_name
+    "FluxKit Qwen2VL-Flux Connector Loader",
+    "t5_embedder_name",
+    (Choice("none", "no T5 embedder: image-only variation", ("none (image only)",)),),
+)
 Qwen2VLType = io.Custom("FLUXKIT_QWEN2VL")
 ConnectorType = io.Custom("FLUXKIT_QWEN2VL_CONNECTOR")
 
@@ -142,19 +144,26 @@ class FluxKitQwen2VLConnectorLoader(io.ComfyNode):
                 ),
                 io.Combo.Input(
                     "t5_embedder_name",
-                    options=[NO_T5, *files],
-                    default=NO_T5,
-                    tooltip="t5_embedder.pt, for prompts; 'none' for image-only variation.",
+                    options=[*NO_T5.ids(), *files],
+                    default=NO_T5.default,
+                    tooltip=NO_T5.tooltip("t5_embedder.pt, for prompts, or:"),
                 ),  # fmt: skip
             ],
             outputs=[ConnectorType.Output(display_name="CONNECTOR")],
         )
 
     @classmethod
+    def validate_inputs(cls, t5_embedder_name: str | None = None) -> bool | str:
+        if t5_embedder_name in folder_paths.get_filename_list(CONNECTOR_FOLDER):
+            return True
+        ok = NO_T5.accepts(t5_embedder_name)  # "none" and what earlier releases saved for it
+        return ok if ok is True else f"{ok} or a file in models/{CONNECTOR_FOLDER}"
+
+    @classmethod
     def execute(cls, connector_name: str, t5_embedder_name: str) -> io.NodeOutput:
         connector = load_connector(folder_paths.get_full_path_or_raise(CONNECTOR_FOLDER, connector_name))
         t5 = None
-        if t5_embedder_name != NO_T5:
+        if t5_embedder_name not in NO_T5.accepted():
             t5 = load_t5_embedder(folder_paths.get_full_path_or_raise(CONNECTOR_FOLDER, t5_embedder_name))
         return io.NodeOutput(Connector(connector, t5))
 

@@ -10,7 +10,6 @@ from flux_core.control_input import (
     control_latent,
     image_ids,
     mask_channel,
-    normalize_mask,
     pack_tokens,
 )
 from flux_core.errors import FluxKitError
@@ -74,9 +73,13 @@ def test_channel_order_mask_in_features_64_to_67():
 
 
 def test_binarise_default_and_soft_option():
-    soft = torch.tensor([[[0.2, 0.5], [0.49, 0.9]]])
-    assert normalize_mask(soft).tolist() == [[[0.0, 1.0], [0.0, 1.0]]]
-    assert torch.allclose(normalize_mask(soft, binarize=False), soft)
+    """The mask channel (index 16, 1 = keep) is 1 − (mask ≥ 0.5) by default and 1 − mask with binarize=False."""
+    soft = torch.tensor([0.2, 0.5, 0.49, 0.9]).repeat_interleave(8).view(1, 1, 32).expand(1, 8, 32).clone()
+    image = torch.rand(1, 8, 32, 3)
+    binary = build_control_latent(image, soft, fake_encode)[0, 16, 0]
+    kept = build_control_latent(image, soft, fake_encode, binarize=False)[0, 16, 0]
+    assert binary.tolist() == [1.0, 0.0, 1.0, 0.0]
+    assert torch.allclose(kept, torch.tensor([0.8, 0.5, 0.51, 0.1]))
 
 
 def test_empty_and_full_masks_are_finite_and_defined():

@@ -16,7 +16,7 @@ from flux_core.qwen_connector import (
     load_connector,
     load_t5_embedder,
 )
-from fluxkit_workflows.thin_qwen2vl import TINY_HIDDEN, write_connector, write_t5_embedder
+from fluxkit_testmodels.thin_qwen2vl import TINY_HIDDEN, write_connector, write_t5_embedder
 
 pytestmark = pytest.mark.transformers  # runs in the 4.x and the 5.x venv (scripts/test.sh)
 
@@ -51,7 +51,7 @@ def test_pickled_code_is_refused(tmp_path):
     torch.save(
         {"linear.weight": torch.zeros(4096, 8), "linear.bias": torch.zeros(4096), "x": NotAWeight()}, path
     )
-    with pytest.raises(CheckpointError, match="cannot be read safely"):
+    with pytest.raises(CheckpointError, match="cannot load as a weights-only torch file"):
         load_connector(str(path))
 
 
@@ -105,7 +105,7 @@ def tiny_qwen(tmp_path_factory):
         "torchvision", reason="transformers' Qwen2-VL processors need torchvision (ComfyUI has it)"
     )
     from flux_core.qwen2vl_encoder import load_qwen2vl
-    from fluxkit_workflows.thin_qwen2vl import write_tiny_qwen2vl
+    from fluxkit_testmodels.thin_qwen2vl import write_tiny_qwen2vl
 
     return load_qwen2vl(
         str(write_tiny_qwen2vl(tmp_path_factory.mktemp("qwen") / "tiny")), dtype=torch.float32

@@ -12,7 +12,7 @@ import pytest
 from fluxkit_workflows import build, model_files
 from fluxkit_workflows.convert import WorkflowError, ui_to_api
 from fluxkit_workflows.definitions import WORKFLOWS
-from fluxkit_workflows.schemas import core_schema_path, load_schemas
+from fluxkit_workflows.schemas import MODEL_FILE_INPUTS, core_schema_path, load_schemas
 from fluxkit_workflows.validate import problems, validate
 
 NAMES = sorted(WORKFLOWS)
@@ -81,17 +81,9 @@ def test_workflow_validates(name, schemas):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_model_names_are_published_ones(name):
-    file_inputs = {
-        "unet_name",
-        "vae_name",
-        "ckpt_name",
-        "lora_name",
-        "control_net_name",
-        "clip_name1",
-        "clip_name2",
-        "connector_name",
+    used = {
+        v for node in _load("api", name).values() for k, v in node["inputs"].items() if k in MODEL_FILE_INPUTS
     }
-    used = {v for node in _load("api", name).values() for k, v in node["inputs"].items() if k in file_inputs}
     assert used and used <= set(model_files.FOLDERS), used - set(model_files.FOLDERS)
 
 
