@@ -30,25 +30,9 @@ class CNBenchCase:
 
 def build_pair(heads: int, blocks: int, seed: int = 0):
     """(diffusers model, FluxKit model) with identical random weights, fp32, eval mode."""
-    from diffusers import FluxControlNetModel
+    from fluxkit_testmodels.cn_reference import diffusers_inpaint_controlnet
 
-    ref = FluxControlNetModel(
-        in_channels=64,
-        num_layers=blocks,
-        num_single_layers=0,
-        attention_head_dim=128,
-        num_attention_heads=heads,
-        joint_attention_dim=4096,
-        pooled_projection_dim=768,
-        guidance_embeds=True,
-        axes_dims_rope=[16, 56, 56],
-    )
-    ref.controlnet_x_embedder = torch.nn.Linear(68, heads * 128)
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in ref.parameters():
-            p.copy_(torch.randn(p.shape, generator=g) * (0.02 if p.ndim == 1 else p.shape[-1] ** -0.5))
-    ref.eval()
+    ref = diffusers_inpaint_controlnet(heads, 128, blocks, 4096, 768, (16, 56, 56), seed=seed, bias_std=0.02)
     cfg = InpaintControlNetConfig(hidden_size=heads * 128, num_heads=heads, num_double_blocks=blocks)
     ours = AlimamaInpaintControlNet(cfg)
     ours.load_state_dict(ref.state_dict(), strict=True)

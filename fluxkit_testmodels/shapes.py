@@ -23,6 +23,17 @@ from collections.abc import Iterator
 import torch
 from safetensors.torch import save_file
 
+# The attention Linears of a diffusers FLUX double block (image stream, then text stream, then the two outputs).
+DOUBLE_BLOCK_ATTN = (
+    "to_q",
+    "to_k",
+    "to_v",
+    "add_q_proj",
+    "add_k_proj",
+    "add_v_proj",
+    "to_out.0",
+    "to_add_out",
+)
 Shape = tuple[int, ...]
 
 FLUX_HIDDEN = 3072
@@ -87,16 +98,7 @@ def inpaint_controlnet_shapes(double_blocks: int = 1, hidden: int = FLUX_HIDDEN)
         p = f"transformer_blocks.{i}"
         out += _linear(f"{p}.norm1.linear", 6 * h, h)
         out += _linear(f"{p}.norm1_context.linear", 6 * h, h)
-        for proj in (
-            "to_q",
-            "to_k",
-            "to_v",
-            "add_q_proj",
-            "add_k_proj",
-            "add_v_proj",
-            "to_out.0",
-            "to_add_out",
-        ):
+        for proj in DOUBLE_BLOCK_ATTN:
             out += _linear(f"{p}.attn.{proj}", h, h)
         out += [(f"{p}.attn.{n}.weight", (d,)) for n in ("norm_q", "norm_k", "norm_added_q", "norm_added_k")]
         for ff in ("ff", "ff_context"):
@@ -230,16 +232,7 @@ def turbo_lora_shapes(
     }
     for n in range(double_blocks):
         p = f"transformer_blocks.{n}"
-        for name in (
-            "to_q",
-            "to_k",
-            "to_v",
-            "add_q_proj",
-            "add_k_proj",
-            "add_v_proj",
-            "to_out.0",
-            "to_add_out",
-        ):
+        for name in DOUBLE_BLOCK_ATTN:
             modules[f"{p}.attn.{name}"] = (h, h)
         for ff in ("ff", "ff_context"):
             modules[f"{p}.{ff}.net.0.proj"], modules[f"{p}.{ff}.net.2"] = (m, h), (h, m)
