@@ -7,6 +7,7 @@ is a minimal ChatML with Qwen2-VL's image placeholder, written here.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -79,6 +80,7 @@ def write_tiny_qwen2vl(folder: Path, seed: int = 0) -> Path:
         for p in model.parameters():
             p.normal_(0, 0.05 if p.ndim > 1 else 0.01)
     model.save_pretrained(folder, safe_serialization=True)
+    _write_published_config(folder / "config.json", config)
     processor = Qwen2VLProcessor(
         image_processor=Qwen2VLImageProcessor(),
         tokenizer=tokenizer,
@@ -87,6 +89,32 @@ def write_tiny_qwen2vl(folder: Path, seed: int = 0) -> Path:
     )
     processor.save_pretrained(folder)
     return folder
+
+
+def _write_published_config(path: Path, config) -> None:
+    """config.json in the layout Qwen/Qwen2-VL-7B-Instruct publishes (flat text keys, `rope_scaling` with type mrope,
+    vision keys `in_chans`/`spatial_patch_size`), whichever transformers wrote the folder: transformers 5 saves
+    `text_config` + `rope_parameters`, which transformers 4 cannot read (rope_scaling None)."""
+    text, vision = config.text_config, config.vision_config
+    published = {
+        "architectures": ["Qwen2VLForConditionalGeneration"], "model_type": "qwen2_vl", "torch_dtype": "float32",
+        "hidden_size": text.hidden_size, "intermediate_size": text.intermediate_size,
+        "num_hidden_layers": text.num_hidden_layers, "num_attention_heads": text.num_attention_heads,
+        "num_key_value_heads": text.num_key_value_heads, "vocab_size": text.vocab_size, "hidden_act": "silu",
+        "max_position_embeddings": text.max_position_embeddings, "max_window_layers": 80, "rms_norm_eps": 1e-05,
+        "rope_theta": 1000000.0, "rope_scaling": {"type": "mrope", "mrope_section": [4, 6, 6]},
+        "sliding_window": 32768, "use_sliding_window": False, "tie_word_embeddings": False, "use_cache": True,
+        "attention_dropout": 0.0, "initializer_range": 0.02,
+        "image_token_id": config.image_token_id, "video_token_id": config.video_token_id,
+        "vision_start_token_id": config.vision_start_token_id, "vision_end_token_id": config.vision_end_token_id,
+        "vision_config": {
+            "depth": vision.depth, "embed_dim": vision.embed_dim, "mlp_ratio": vision.mlp_ratio,
+            "num_heads": vision.num_heads, "in_chans": 3, "hidden_size": vision.hidden_size,
+            "patch_size": vision.patch_size, "spatial_merge_size": vision.spatial_merge_size, "spatial_patch_size": 14,
+            "temporal_patch_size": vision.temporal_patch_size,
+        },
+    }  # fmt: skip
+    path.write_text(json.dumps(published, indent=2) + "\n")
 
 
 def write_connector(

@@ -19,7 +19,7 @@ from fluxkit_workflows import model_files as mf
 
 from . import shapes as tm
 
-THIN_VERSION = "v1"
+THIN_VERSION = "v2"  # v2: the tiny Qwen2-VL config.json in the published layout
 PROMPT_FILE = "fluxkit-thin-prompt.safetensors"
 
 

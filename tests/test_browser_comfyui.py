@@ -102,7 +102,7 @@ def test_extension_loads_and_plots_sigmas(page, comfy_server):
     assert page.evaluate("() => window.app.extensions.some((e) => e.name === 'FluxKit.SigmaPlot')")
     g = Graph(load_schemas())
     unet = g.node("UNETLoader", 0, unet_name=model_files.FLUX_DEV, weight_dtype="default")
-    g.node("FluxKitTurboScheduler", 1, model=unet[0], steps=8, width=1024, height=1024)
+    g.node("FluxKitTurboScheduler", 1, model=unet[0])  # 8 steps at 1024², the defaults
     page.evaluate("async (wf) => { await window.app.loadGraphData(wf); }", g.to_ui("sigma_preview"))
     page.evaluate("async () => { await window.app.queuePrompt(0, 1); }")
     page.wait_for_selector("canvas.fluxkit-sigma-plot", timeout=120_000)

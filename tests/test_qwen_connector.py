@@ -3,6 +3,8 @@ image-token extraction on a tiny Qwen2-VL folder in the published layout (real t
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -110,6 +112,18 @@ def tiny_qwen(tmp_path_factory):
     return load_qwen2vl(
         str(write_tiny_qwen2vl(tmp_path_factory.mktemp("qwen") / "tiny")), dtype=torch.float32
     )
+
+
+def test_tiny_qwen_config_is_in_the_published_layout(tiny_qwen):
+    """Qwen/Qwen2-VL-7B-Instruct's config.json is flat with rope_scaling type mrope; transformers 4 reads only that
+    spelling (a folder saved by transformers 5, with text_config/rope_parameters, fails there with rope_scaling None)."""
+    import json
+
+    config = json.loads((Path(tiny_qwen.model.config._name_or_path) / "config.json").read_text())
+    assert config["rope_scaling"] == {"type": "mrope", "mrope_section": [4, 6, 6]}
+    assert "text_config" not in config and config["hidden_size"] == TINY_HIDDEN
+    assert config["vision_config"]["in_chans"] == 3 and config["vision_config"]["spatial_patch_size"] == 14
+    assert tiny_qwen.model.config.vision_config.depth == 1  # and it loads back as written
 
 
 def test_image_tokens_follow_the_pixel_budget_and_aspect(tiny_qwen):

@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 
-from fluxkit_workflows import paths
+from fluxkit_workflows.paths import REPO as REPO_DIR
+from fluxkit_workflows.paths import TEMPLATE_DIR
 
-SPEC = importlib.util.spec_from_file_location("fluxkit_web_routes", paths.REPO / "nodes" / "web_routes.py")
+SPEC = importlib.util.spec_from_file_location("fluxkit_web_routes", REPO_DIR / "nodes" / "web_routes.py")
 web_routes = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(web_routes)  # the module imports only aiohttp and the standard library
 
@@ -19,7 +20,7 @@ def _get_all(paths: list[str]) -> list[tuple[int, str, bytes]]:
 
     async def run():
         app = web.Application()
-        app.add_routes(web_routes.thumbnail_routes("ComfyUI-FluxKit", str(paths.TEMPLATE_DIR)))
+        app.add_routes(web_routes.thumbnail_routes("ComfyUI-FluxKit", str(TEMPLATE_DIR)))
         async with TestClient(TestServer(app, host="127.0.0.1")) as client:
             out = []
             for path in paths:
@@ -31,7 +32,7 @@ def _get_all(paths: list[str]) -> list[tuple[int, str, bytes]]:
 
 
 def test_serves_each_thumbnail_and_nothing_else():
-    names = sorted(p.name for p in paths.TEMPLATE_DIR.glob("*.jpg"))
+    names = sorted(p.name for p in TEMPLATE_DIR.glob("*.jpg"))
     assert names, "no thumbnails in example_workflows/"
     base = "/workflow_templates/ComfyUI-FluxKit/"
     got = _get_all(
@@ -45,7 +46,7 @@ def test_serves_each_thumbnail_and_nothing_else():
     )
     for name, (status, ctype, body) in zip(names, got):
         assert (status, ctype) == (200, "image/jpeg")
-        assert body == (paths.TEMPLATE_DIR / name).read_bytes()
+        assert body == (TEMPLATE_DIR / name).read_bytes()
     assert [status for status, _, _ in got[len(names) :]] == [404, 404, 404, 404]
 
 
@@ -60,7 +61,7 @@ def test_register_adds_the_route_to_a_server_route_table():
     assert web_routes.register() is False  # no ComfyUI `server` module with a running instance here
     server = types.SimpleNamespace(routes=web.RouteTableDef())
     assert web_routes.register(server) is True
-    name = next(paths.TEMPLATE_DIR.glob("*.jpg")).name
+    name = next(TEMPLATE_DIR.glob("*.jpg")).name
     module = web_routes.os.path.basename(web_routes.PACK_DIR)
 
     async def run():
@@ -71,4 +72,4 @@ def test_register_adds_the_route_to_a_server_route_table():
             return r.status, await r.read()
 
     status, body = asyncio.run(run())
-    assert status == 200 and body == (paths.TEMPLATE_DIR / name).read_bytes()
+    assert status == 200 and body == (TEMPLATE_DIR / name).read_bytes()
