@@ -5,11 +5,16 @@ its own models/input/output tree (`--base-directory`), and stop it again.
         server.url  # http://127.0.0.1:<port>
 
 The server's log goes to `<base_dir>/comfyui.log`; `log_text()` reads it back (tests scan it for FluxKit errors).
+A port something already listens on is refused (never attach to a server this object did not start), and the
+ComfyUI process dies with the process that started it (Linux: PR_SET_PDEATHSIG), so a killed test run or launcher
+leaves no server behind.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -27,6 +32,25 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """True when something already listens on host:port (bound as a server would: SO_REUSEADDR, so a closed
+    connection's TIME_WAIT does not count)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def die_with_parent() -> None:
+    """`preexec_fn` for child processes (ComfyUI, cloudflared): on Linux the kernel sends them SIGTERM when the
+    process that started them dies, even by SIGKILL, so nothing outlives a killed launcher or test run."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def prepare_base_dir(base_dir: Path) -> None:
@@ -62,6 +86,20 @@ class ComfyServer:
         self.log_path = Path(log_path) if log_path else (self.base_dir or self.comfyui) / "comfyui.log"
 
     def start(self) -> ComfyServer:
+        """Spawn ComfyUI and wait until it answers (`spawn` + `wait_ready`)."""
+        self.spawn()
+        return self.wait_ready()
+
+    def spawn(self) -> ComfyServer:
+        """Start the ComfyUI process (returns at once). Call it from the thread that lives as long as the server:
+        on Linux the child gets SIGTERM when that thread ends."""
+        if port_in_use(self.port):
+            # Never attach to a server this object did not start (a ComfyUI left from an earlier launch would
+            # answer the health check, with other folders, arguments and custom nodes).
+            raise RuntimeError(
+                f"port {self.port} on 127.0.0.1 is already in use (a ComfyUI left running by an earlier launch?): "
+                "stop that process, or choose another port"
+            )
         cmd = [
             sys.executable,
             "main.py",
@@ -80,8 +118,13 @@ class ComfyServer:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            cmd, cwd=self.comfyui, stdout=self._log, stderr=subprocess.STDOUT, env=env
-        )
+            cmd, cwd=self.comfyui, stdout=self._log, stderr=subprocess.STDOUT, env=env,
+            preexec_fn=die_with_parent,
+        )  # fmt: skip
+        return self
+
+    def wait_ready(self) -> ComfyServer:
+        """Block until the spawned ComfyUI answers `/system_stats` (or raise with its log's tail)."""
         deadline = time.monotonic() + self.timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

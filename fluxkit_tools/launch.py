@@ -6,7 +6,9 @@ to the proxy, and one line with the URL to open.
 
 ComfyUI listens on 127.0.0.1 only; the tunnel (`cloudflared tunnel --url http://127.0.0.1:<proxy>`) always points
 at the token proxy, never at ComfyUI, so a leaked tunnel URL alone gives nothing. The token is random (or
-`--token`/`$FLUXKIT_TOKEN`), printed once inside the URL. Ctrl-C (or the notebook's stop button) stops all three.
+`--token`/`$FLUXKIT_TOKEN`), printed once inside the URL. Ctrl-C, SIGTERM (a notebook's "restart kernel") and
+SIGHUP stop all three; ComfyUI and cloudflared also die with the launcher if it is killed outright. A port that is
+already in use (a ComfyUI left from an earlier launch) is refused, never attached to.
 """
 
 from __future__ import annotations
@@ -14,54 +16,85 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import queue
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from fluxkit_comfy.inprocess import find_comfyui
-from fluxkit_comfy.server import ComfyServer, free_port
+from fluxkit_comfy.server import ComfyServer, die_with_parent, free_port
 
 from . import proxy
 
 TUNNEL_URL = re.compile(r"https://[-a-z0-9]+\.trycloudflare\.com")
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)  # notebook "restart kernel" sends SIGTERM
 
 
-def start_tunnel(cloudflared: str, target: str, timeout_s: float = 60) -> tuple[subprocess.Popen, str]:
-    """Run `cloudflared tunnel --url target` and return it with the public URL it prints."""
+def spawn_tunnel(cloudflared: str, target: str) -> subprocess.Popen:
+    """Start `cloudflared tunnel --url target` (it dies with this process: see `die_with_parent`)."""
     exe = shutil.which(cloudflared) or cloudflared
     if not Path(exe).is_file():
         raise RuntimeError(
             f"cloudflared not found ({cloudflared!r}): install it (https://github.com/cloudflare/cloudflared/releases) "
             "or pass --cloudflared PATH; --no-tunnel serves the proxy on loopback only"
         )
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         [exe, "tunnel", "--no-autoupdate", "--url", target], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, bufsize=1,
+        text=True, bufsize=1, preexec_fn=die_with_parent,
     )  # fmt: skip
-    lines: list[str] = []
 
-    async def read_url() -> str:
-        loop = asyncio.get_running_loop()
-        while True:
-            line = await loop.run_in_executor(None, proc.stdout.readline)
-            if not line:
-                raise RuntimeError("cloudflared exited before printing a URL:\n" + "".join(lines[-20:]))
-            lines.append(line)
-            if match := TUNNEL_URL.search(line):
-                return match.group(0)
 
+def wait_tunnel_url(proc: subprocess.Popen, timeout_s: float = 60) -> str:
+    """The public URL cloudflared prints; its log is read on by a thread so the pipe never fills and blocks it."""
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def drain() -> None:
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=drain, daemon=True).start()
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout_s
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
+            break
+        if line is None:
+            raise RuntimeError("cloudflared exited before printing a URL:\n" + "".join(seen[-20:]))
+        seen.append(line)
+        if match := TUNNEL_URL.search(line):
+            return match.group(0)
+    raise RuntimeError(f"cloudflared printed no URL within {timeout_s:.0f} s:\n" + "".join(seen[-20:]))
+
+
+def start_tunnel(cloudflared: str, target: str, timeout_s: float = 60) -> tuple[subprocess.Popen, str]:
+    """Run `cloudflared tunnel --url target` and return it with the public URL it prints."""
+    proc = spawn_tunnel(cloudflared, target)
     try:
-        url = asyncio.run(asyncio.wait_for(read_url(), timeout_s))
-    except (RuntimeError, TimeoutError):
+        return proc, wait_tunnel_url(proc, timeout_s)
+    except RuntimeError:
         proc.terminate()
+        proc.wait(timeout=10)
         raise
-    # keep reading its log so the pipe never fills up and blocks it
-    threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
-    return proc, url
+
+
+async def _until(stop: asyncio.Event, work):
+    """Await `work` unless `stop` is set first (then None)."""
+    job, halt = asyncio.ensure_future(work), asyncio.ensure_future(stop.wait())
+    done, _ = await asyncio.wait({job, halt}, return_when=asyncio.FIRST_COMPLETED)
+    halt.cancel()
+    if job in done:
+        return job.result()
+    job.cancel()
+    return None
 
 
 async def serve(args) -> int:
@@ -70,31 +103,46 @@ async def serve(args) -> int:
         print("no ComfyUI: pass --comfyui PATH or set COMFYUI_PATH", file=sys.stderr)
         return 2
     token = args.token or os.environ.get("FLUXKIT_TOKEN") or secrets.token_urlsafe(24)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in STOP_SIGNALS:  # stop ComfyUI, the proxy and cloudflared on each, not only on Ctrl-C
+        loop.add_signal_handler(sig, stop.set)
     server = ComfyServer(comfyui, None, args.comfy_args, cpu=args.cpu, port=args.port, timeout_s=args.timeout)
-    await asyncio.to_thread(server.start)
-    proxy_port = args.proxy_port or free_port()
-    runner = await proxy.start(server.url, token, proxy_port, host=args.proxy_host)
-    local = f"http://127.0.0.1:{proxy_port}"
-    tunnel = None
+    runner = tunnel = None
     try:
+        server.spawn()  # in this thread, which lives as long as the server (it dies with it)
+        if await _until(stop, asyncio.to_thread(server.wait_ready)) is None:
+            return 0
+        proxy_port = args.proxy_port or free_port()
+        runner = await proxy.start(server.url, token, proxy_port, host=args.proxy_host)
+        local = f"http://127.0.0.1:{proxy_port}"
         if args.no_tunnel:
             print(f"FluxKit: open {local}/?token={token}", flush=True)
         else:
-            tunnel, public = await asyncio.to_thread(start_tunnel, args.cloudflared, local)
+            tunnel = spawn_tunnel(args.cloudflared, local)
+            public = await _until(stop, asyncio.to_thread(wait_tunnel_url, tunnel))
+            if public is None:
+                return 0
             print(f"FluxKit: open {public}/?token={token}", flush=True)
             print(
                 "(anyone with this full URL can use this ComfyUI; without the token they get 401)", flush=True
             )
         while server.alive() and (tunnel is None or tunnel.poll() is None):
-            await asyncio.sleep(1)
+            await _until(stop, asyncio.sleep(1))
+            if stop.is_set():
+                print("FluxKit: stopping ComfyUI, the proxy and the tunnel", file=sys.stderr)
+                return 0
         print("FluxKit: ComfyUI or the tunnel stopped; shutting down", file=sys.stderr)
         return 1
     finally:
-        if tunnel is not None:
+        if tunnel is not None and tunnel.poll() is None:
             tunnel.terminate()
             tunnel.wait(timeout=10)
-        await runner.cleanup()
+        if runner is not None:
+            await runner.cleanup()
         server.stop()
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,251 @@
+"""The launcher's token proxy against a stand-in upstream on 127.0.0.1 (what ComfyUI's frontend and scripts send
+through the tunnel): the token guard, raw request targets, no shared limits one client can exhaust, per-read
+timeouts, same-origin redirects, the Secure cookie behind https, and a 502 when ComfyUI is down."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import aiohttp
+import pytest
+from aiohttp import web
+from yarl import URL
+
+from fluxkit_comfy.server import free_port
+from fluxkit_tools import proxy
+
+TOKEN = "t0k3n-for-tests-0123456789"
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
+MANY = 100  # the old client session's pool size: one more request than it held
+
+
+class Upstream:
+    """A stand-in ComfyUI: echoes what reached it; `/slow` and `/ws` hold until `release` is set."""
+
+    def __init__(self):
+        self.release = asyncio.Event()
+        self.holding = 0
+        self.url = ""
+
+    async def hello(self, request):
+        return web.json_response({
+            "raw_path": request.raw_path, "origin": request.headers.get("Origin"),
+            "auth": request.headers.get("Authorization"), "query": dict(request.query),
+            "cookie": request.headers.get("Cookie"),
+        })  # fmt: skip
+
+    async def echo(self, request):
+        return web.Response(body=await request.read())
+
+    async def slow(self, request):
+        self.holding += 1
+        await self.release.wait()
+        return web.Response(text="slow done")
+
+    async def stream(self, request):
+        gap, chunks = float(request.query["gap"]), int(request.query["chunks"])
+        response = web.StreamResponse()
+        await response.prepare(request)
+        for i in range(chunks):
+            await asyncio.sleep(gap)
+            await response.write(f"{i}\n".encode())
+        await response.write_eof()
+        return response
+
+    async def ws(self, request):
+        sock = web.WebSocketResponse()
+        await sock.prepare(request)
+        await sock.send_str("hello " + request.query.get("clientId", ""))
+        async for msg in sock:
+            await sock.send_str("echo " + msg.data)
+        return sock
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.add_routes([
+            web.get("/hello", self.hello), web.get("/api/userdata/{file}", self.hello),
+            web.post("/echo", self.echo), web.get("/slow", self.slow), web.get("/stream", self.stream),
+            web.get("/ws", self.ws),
+        ])  # fmt: skip
+        return app
+
+
+async def serve(app: web.Application, port: int) -> web.AppRunner:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner
+
+
+def run_with_proxy(test, timeouts: proxy.Timeouts | None = None, upstream_up: bool = True):
+    """Run `await test(base_url, upstream)` with the stand-in upstream and the proxy in front of it."""
+
+    async def go():
+        up_port, px_port = free_port(), free_port()
+        upstream = Upstream()
+        upstream.url = f"http://127.0.0.1:{up_port}"
+        up = await serve(upstream.app(), up_port) if upstream_up else None
+        px = await proxy.start(
+            f"http://127.0.0.1:{up_port}", TOKEN, px_port, timeouts=timeouts or proxy.Timeouts()
+        )
+        try:
+            await asyncio.wait_for(test(f"http://127.0.0.1:{px_port}", upstream), timeout=60)
+        finally:
+            upstream.release.set()
+            await px.cleanup()
+            if up is not None:
+                await up.cleanup()
+
+    asyncio.run(go())
+
+
+def test_guards_http_and_websocket():
+    async def test(base, upstream):
+        # unsafe=True: keep cookies from an IP-address host, as browsers do
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as s:
+            assert (await s.get(f"{base}/hello")).status == 401
+            assert (await s.get(f"{base}/hello?token=wrong")).status == 401
+            assert (await s.post(f"{base}/echo", data=b"x")).status == 401
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await s.ws_connect(f"{base}/ws")
+            assert refused.value.status == 401
+            r = await s.get(f"{base}/hello?token={TOKEN}&a=1", allow_redirects=False)
+            assert r.status == 302 and r.headers["Location"] == "/hello?a=1"
+            cookie = r.headers["Set-Cookie"]
+            assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Secure" not in cookie
+            body = await (
+                await s.get(f"{base}/hello?a=1", headers={"Origin": "https://x.trycloudflare.com"})
+            ).json()
+            assert body["origin"] == upstream.url  # rewritten for ComfyUI's origin check
+            assert body["query"] == {"a": "1"} and body["cookie"] is None  # the token never reaches upstream
+            payload = os.urandom(300_000)
+            assert await (await s.post(f"{base}/echo", data=payload)).read() == payload
+            async with s.ws_connect(f"{base}/ws?clientId=c1") as sock:
+                assert (await sock.receive_str()) == "hello c1"
+                await sock.send_str("ping")
+                assert (await sock.receive_str()) == "echo ping"
+        async with aiohttp.ClientSession() as script:  # no cookie: a script with a bearer token
+            body = await (await script.get(f"{base}/hello", headers=BEARER)).json()
+            assert body["auth"] is None
+
+    run_with_proxy(test)
+
+
+def test_request_target_is_forwarded_as_received():
+    # ComfyUI's frontend saves and opens workflows as /api/userdata/workflows%2Fmy.json: decoding %2F (or %3F, %23,
+    # %25) before forwarding makes another path, which no ComfyUI route matches.
+    target = "/api/userdata/workflows%2Fmy%20flow%3F%23%25.json?overwrite=true&x=a%26b%3Dc"
+
+    async def test(base, upstream):
+        async with aiohttp.ClientSession() as s:
+            r = await s.get(URL(base + target, encoded=True), headers=BEARER)
+            assert r.status == 200, await r.text()
+            body = await r.json()
+            assert body["raw_path"] == target
+            assert body["query"] == {"overwrite": "true", "x": "a&b=c"}
+            # the token's redirect keeps the target as it was too
+            r = await s.get(URL(f"{base}{target}&token={TOKEN}", encoded=True), allow_redirects=False)
+            assert r.status == 302 and r.headers["Location"] == target
+
+    run_with_proxy(test)
+
+
+def test_token_parameter_is_removed_wherever_it_stands():
+    assert proxy.strip_token(f"/a%2Fb?token={TOKEN}") == "/a%2Fb"
+    assert proxy.strip_token(f"/p?x=1&token={TOKEN}&y=%20") == "/p?x=1&y=%20"
+    assert proxy.strip_token("/p?tokens=1&mytoken=2") == "/p?tokens=1&mytoken=2"
+
+
+def test_slow_requests_do_not_block_another_client():
+    async def test(base, upstream):
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as s:
+            slow = [asyncio.ensure_future(s.get(f"{base}/slow", headers=BEARER)) for _ in range(MANY)]
+            for _ in range(600):  # bounded: until all of them are held upstream
+                if upstream.holding == MANY:
+                    break
+                await asyncio.sleep(0.05)
+            assert upstream.holding == MANY
+            # the slow ones are released only after this answer: with a shared pool it would never come
+            fast = await asyncio.wait_for(s.get(f"{base}/hello", headers=BEARER), timeout=20)
+            assert fast.status == 200 and not any(t.done() for t in slow)
+            upstream.release.set()
+            assert [r.status for r in await asyncio.gather(*slow)] == [200] * MANY
+
+    run_with_proxy(test)
+
+
+def test_open_websockets_do_not_block_http():
+    async def test(base, upstream):
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as s:
+            socks = [await s.ws_connect(f"{base}/ws?clientId=c{i}", headers=BEARER) for i in range(MANY)]
+            assert [await w.receive_str() for w in socks[:3]] == ["hello c0", "hello c1", "hello c2"]
+            r = await asyncio.wait_for(s.get(f"{base}/hello", headers=BEARER), timeout=20)
+            assert r.status == 200
+            for w in socks:
+                await w.close()
+
+    run_with_proxy(test)
+
+
+def test_timeouts_are_per_read_not_per_response():
+    async def test(base, upstream):
+        async with aiohttp.ClientSession() as s:
+            # 12 chunks 0.25 s apart: 3 s in all, three times the idle limit, and never idle for long
+            r = await s.get(f"{base}/stream?gap=0.25&chunks=12", headers=BEARER)
+            assert (await r.text()).split() == [str(i) for i in range(12)]
+            # silent for longer than the idle limit: cut, and the client sees a truncated body, not a complete one
+            r = await s.get(f"{base}/stream?gap=2.5&chunks=2", headers=BEARER)
+            assert r.status == 200
+            with pytest.raises(aiohttp.ClientPayloadError):
+                await r.read()
+
+    run_with_proxy(test, timeouts=proxy.Timeouts(connect=5, idle=1.0))
+
+
+@pytest.mark.parametrize("path", ["//evil.example/", "/\\evil.example/", "///evil.example/x"])
+def test_token_redirect_stays_on_this_origin(path):
+    async def test(base, upstream):
+        async with aiohttp.ClientSession() as s:
+            r = await s.get(URL(f"{base}{path}?token={TOKEN}", encoded=True), allow_redirects=False)
+            assert r.status == 302
+            location = r.headers["Location"]
+            assert location.startswith("/") and not location.startswith(("//", "/\\"))
+            assert URL(base).join(URL(location)).host == "127.0.0.1"
+
+    run_with_proxy(test)
+
+
+def test_cookie_is_secure_behind_https():
+    async def test(base, upstream):
+        async with aiohttp.ClientSession() as s:
+            r = await s.get(
+                f"{base}/?token={TOKEN}", headers={"X-Forwarded-Proto": "https"}, allow_redirects=False
+            )
+            assert r.status == 302 and "Secure" in r.headers["Set-Cookie"]
+            r = await s.get(f"{base}/?token={TOKEN}", allow_redirects=False)
+            assert "Secure" not in r.headers["Set-Cookie"]  # plain http on loopback (--no-tunnel)
+
+    run_with_proxy(test)
+
+
+def test_comfyui_down_is_a_502_with_one_line():
+    async def test(base, upstream):
+        async with aiohttp.ClientSession() as s:
+            r = await s.get(f"{base}/system_stats", headers=BEARER)
+            text = await r.text()
+            assert r.status == 502
+            assert (
+                text.startswith("FluxKit proxy: ComfyUI at http://127.0.0.1:") and "is not answering" in text
+            )
+            assert text.count("\n") == 1 and "Traceback" not in text
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await s.ws_connect(f"{base}/ws", headers=BEARER)
+            assert refused.value.status == 502
+
+    run_with_proxy(test, upstream_up=False)
+
+
+def test_short_token_refused():
+    with pytest.raises(ValueError, match="too short"):
+        proxy.make_app("http://127.0.0.1:1", "abc")
