@@ -4,35 +4,38 @@
     python -m fluxkit_tools.download --list
     python -m fluxkit_tools.download inpainting-turbo --source modelscope --models /mnt/workspace/ComfyUI/models
 
-Files and presets are data (`fluxkit_workflows/models.json`). Each file is fetched over HTTP from the hub's resolve URL
-(`<endpoint>/<repo>/resolve/<revision>/<file>`; `$HF_ENDPOINT` and `$HF_TOKEN`, or `$MODELSCOPE_ENDPOINT` and
-`$MODELSCOPE_TOKEN`, are honoured) into `<name>.partial`, resumed with a Range request after a cut connection,
-checked against the published size and sha256 where the manifest has them, then renamed into place. A file that is
-already there is kept when it matches; one that differs is never overwritten unless `--force` is given.
-Standard library only, so it runs before anything else is installed (e.g. first cell of a notebook).
+Files and presets are data (`fluxkit_workflows/models.json`). The transfer is the hub's own library's
+(`fluxkit_tools.hubs`: `huggingface_hub`, or `modelscope` for `--source modelscope`; files that ModelScope does not
+mirror come from Hugging Face, said on a line). FluxKit keeps what is its own: the target folder and file name (a
+manifest name or folder that leaves `--models` is an error), never overwriting a file that differs without
+`--force`, a bounded retry of transient failures (5xx, cut connections), and verification: every downloaded file's
+size and sha256 are checked against what the hub reports for that file (and against the manifest's, where it has
+them); a mismatch is refused and the bad file kept aside as `<name>.bad`. Each verdict goes to
+`<models>/fluxkit_downloads.jsonl`, which also lets a rerun skip re-hashing a file it already verified.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
-import http.client
 import json
 import os
+import shutil
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from fluxkit_workflows.model_files import MANIFEST
 
-CHUNK = 1 << 20
-SOURCES = {
-    "hf": ("HF_ENDPOINT", "https://huggingface.co", "main", "HF_TOKEN"),
-    "modelscope": ("MODELSCOPE_ENDPOINT", "https://modelscope.cn/models", "master", "MODELSCOPE_TOKEN"),
-}
+from .hubs import HUBS, HubError, RemoteFile
+
+CHUNK = 1 << 22
+LOG_NAME = "fluxkit_downloads.jsonl"
+STAGING = (
+    ".fluxkit-download"  # per target folder: where the hub library writes before FluxKit verifies and moves
+)
 
 
 class DownloadError(RuntimeError):
@@ -51,21 +54,26 @@ class ModelFile:
     gated: bool
 
 
+def _check_relative(what: str, value: str, manifest: Path) -> None:
+    parts = Path(value).parts
+    if not value or Path(value).is_absolute() or ".." in parts or "\\" in value or value.startswith("~"):
+        raise DownloadError(
+            f"{manifest}: {what} {value!r} leaves the models folder; expected a plain relative name"
+        )
+
+
 def load_manifest(path: Path = MANIFEST) -> tuple[dict[str, ModelFile], dict[str, list[str]]]:
     raw = json.loads(path.read_text())
-    files = {
-        name: ModelFile(
-            name,
-            f["folder"],
-            tuple(f["hf"]) if f.get("hf") else None,
-            tuple(f["ms"]) if f.get("ms") else None,
-            f.get("size"),
-            f.get("sha256"),
-            f.get("size_mb", 0),
-            bool(f.get("gated")),
+    files = {}
+    for name, f in raw["files"].items():
+        _check_relative("file name", name, path)
+        if len(Path(name).parts) != 1:
+            raise DownloadError(f"{path}: file name {name!r} has folders in it; put them in 'folder'")
+        _check_relative(f"folder of {name}", f["folder"], path)
+        files[name] = ModelFile(
+            name, f["folder"], tuple(f["hf"]) if f.get("hf") else None, tuple(f["ms"]) if f.get("ms") else None,
+            f.get("size"), f.get("sha256"), f.get("size_mb", 0), bool(f.get("gated")),
         )  # fmt: skip
-        for name, f in raw["files"].items()
-    }
     for preset, names in raw["presets"].items():
         unknown = [n for n in names if n not in files]
         if unknown:
@@ -73,109 +81,173 @@ def load_manifest(path: Path = MANIFEST) -> tuple[dict[str, ModelFile], dict[str
     return files, raw["presets"]
 
 
-def resolve_url(model: ModelFile, source: str) -> tuple[str, dict[str, str]]:
-    """The download URL and headers (auth) for `model` from `source` ('hf' or 'modelscope')."""
-    env_endpoint, default_endpoint, revision, token_env = SOURCES[source]
-    where = model.hf if source == "hf" else model.ms
-    if where is None:
-        raise DownloadError(f"{model.name}: no {source} location is listed; try --source hf")
-    endpoint = os.environ.get(env_endpoint, default_endpoint).rstrip("/")
-    headers = {"User-Agent": "fluxkit-download/1"}
-    if os.environ.get(token_env):
-        headers["Authorization"] = f"Bearer {os.environ[token_env]}"
-    return f"{endpoint}/{where[0]}/resolve/{revision}/{where[1]}", headers
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(CHUNK):
-            h.update(block)
-    return h.hexdigest()
-
-
-def verify(model: ModelFile, path: Path) -> str | None:
-    """Why `path` is not the published file, or None when it matches everything the manifest knows."""
-    if model.size is not None and path.stat().st_size != model.size:
-        return f"size {path.stat().st_size} ≠ published {model.size}"
-    if model.sha256 is not None and sha256_of(path) != model.sha256:
-        return "sha256 differs from the published one"
-    return None
-
-
-def _fetch_once(url: str, headers: dict[str, str], partial: Path, progress) -> bool:
-    """Append to `partial` from where it stops; True when the server says the file is complete."""
-    have = partial.stat().st_size if partial.exists() else 0
-    req = urllib.request.Request(url, headers={**headers, **({"Range": f"bytes={have}-"} if have else {})})
-    try:
-        resp = urllib.request.urlopen(req, timeout=60)
-    except urllib.error.HTTPError as e:
-        if e.code == 416 and have:  # nothing left to fetch
-            return True
-        if e.code in (401, 403):
-            raise DownloadError(
-                f"{url}: HTTP {e.code}; gated repo? accept its licence and set the token"
-            ) from e
-        raise DownloadError(f"{url}: HTTP {e.code} {e.reason}") from e
-    with resp:
-        if have and resp.status != 206:  # server ignored Range: start again
-            partial.unlink()
-            have = 0
-        total = have + int(resp.headers.get("Content-Length", 0) or 0)
-        with open(partial, "ab") as f:
-            while block := resp.read(CHUNK):
-                f.write(block)
-                have += len(block)
-                progress(have, total)
-    return total == 0 or have >= total
-
-
-def download(
-    model: ModelFile, models_dir: Path, source: str = "hf", force: bool = False, retries: int = 5
-) -> Path:
-    """Fetch `model` into `models_dir/<folder>/<name>`; resumes, verifies, never silently overwrites."""
-    target = models_dir / model.folder / model.name
-    if target.exists():
-        problem = verify(model, target)
-        if problem is None:
-            print(f"ok       {model.folder}/{model.name} (already there)")
-            return target
-        if not force:
-            raise DownloadError(f"{target} exists and differs ({problem}); move it away or pass --force")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    url, headers = resolve_url(model, source)
-    last = [0.0]
-
-    def progress(done: int, total: int) -> None:
-        if time.monotonic() - last[0] > 1 or done == total:
-            last[0] = time.monotonic()
-            pct = f"{100 * done / total:5.1f}%" if total else ""
-            print(f"\r{model.name}: {done / 2**20:,.0f} MiB {pct}", end="", file=sys.stderr, flush=True)
-
-    complete = False
-    for attempt in range(1, retries + 1):
-        try:
-            complete = _fetch_once(url, headers, partial, progress)
-        except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError) as e:
-            print(f"\n{model.name}: connection lost ({e!r}); resuming", file=sys.stderr)
-        if complete:
-            break
-        time.sleep(min(2**attempt, 30) / 10)
-    print(file=sys.stderr)
-    if not complete:
-        raise DownloadError(f"{url}: still incomplete after {retries} tries; rerun to resume from {partial}")
-    problem = verify(model, partial)
-    if problem is not None:
-        bad = partial.with_name(partial.name + ".bad")
-        partial.replace(bad)
-        raise DownloadError(f"{model.name}: downloaded file rejected ({problem}); kept as {bad}")
-    partial.replace(target)
-    print(f"fetched  {model.folder}/{model.name}")
+def target_path(models_dir: Path, model: ModelFile) -> Path:
+    """`models_dir/<folder>/<name>`, refused when it would resolve outside `models_dir`."""
+    root = models_dir.resolve()
+    target = (root / model.folder / model.name).resolve()
+    if root not in target.parents:
+        raise DownloadError(f"{model.name}: target {target} is outside the models folder {root}")
     return target
 
 
-def main(argv: list[str] | None = None) -> int:
+def hashes(path: Path, label: str) -> tuple[str, str]:
+    """(sha256, git blob sha1) of a file, with a progress bar while it reads (models are GBs)."""
+    from tqdm.auto import tqdm  # comes with huggingface_hub
+
+    size = path.stat().st_size
+    sha256, sha1 = hashlib.sha256(), hashlib.sha1(f"blob {size}\0".encode(), usedforsecurity=False)
+    with (
+        open(path, "rb") as f,
+        tqdm(total=size, unit="B", unit_scale=True, desc=f"verify {label}", leave=False) as bar,
+    ):
+        while block := f.read(CHUNK):
+            sha256.update(block)
+            sha1.update(block)
+            bar.update(len(block))
+    return sha256.hexdigest(), sha1.hexdigest()
+
+
+class DownloadLog:
+    """`<models>/fluxkit_downloads.jsonl`: one JSON object a line per verdict (verified, kept, rejected)."""
+
+    def __init__(self, models_dir: Path):
+        self.path = models_dir / LOG_NAME
+
+    def record(self, **entry) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **entry}) + "\n")
+
+    def verified_sha256(self, path: Path) -> str | None:
+        """The sha256 this log verified for `path` as it is now (same size and mtime), else None."""
+        if not self.path.is_file():
+            return None
+        st, found = path.stat(), None
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue  # a line cut by a crash: ignore it, the others still hold
+            if (
+                e.get("path") == str(path)
+                and e.get("size") == st.st_size
+                and e.get("mtime_ns") == st.st_mtime_ns
+            ):
+                found = e.get("sha256") if e.get("result") in ("verified", "kept") else None
+        return found
+
+
+def mismatch(model: ModelFile, remote: RemoteFile, path: Path, log: DownloadLog) -> tuple[str | None, str]:
+    """(why `path` is not the file the hub reports, or None; its sha256)."""
+    size = path.stat().st_size
+    if size != remote.size:
+        return f"size {size} ≠ {remote.size} reported by the hub", ""
+    sha256 = log.verified_sha256(path)
+    if sha256 is None or remote.git_sha1 is not None:
+        sha256, git_sha1 = hashes(path, model.name)
+        if remote.git_sha1 is not None and git_sha1 != remote.git_sha1:
+            return f"git blob id {git_sha1} ≠ {remote.git_sha1} reported by the hub", sha256
+    if remote.sha256 is not None and sha256 != remote.sha256:
+        return f"sha256 {sha256} ≠ {remote.sha256} reported by the hub", sha256
+    if model.sha256 is not None and sha256 != model.sha256:
+        return f"sha256 {sha256} ≠ {model.sha256} in FluxKit's manifest", sha256
+    return None, sha256
+
+
+def _hub_for(model: ModelFile, source: str):
+    if source == "modelscope" and model.ms is None:
+        print(
+            f"note     {model.name}: not mirrored on ModelScope, fetching from Hugging Face", file=sys.stderr
+        )
+        source = "hf"
+    where = model.ms if source == "modelscope" else model.hf
+    if where is None:
+        raise DownloadError(f"{model.name}: no {source} location is listed in the manifest")
+    return HUBS[source](), where
+
+
+def _with_retries(call, retries: int, backoff_s: float, label: str):
+    for attempt in range(1, retries + 1):
+        try:
+            return call()
+        except HubError as e:
+            if not e.transient or attempt == retries:
+                raise DownloadError(str(e)) from e
+            wait = backoff_s * 2 ** (attempt - 1)
+            print(f"retry    {label}: {e} (try {attempt + 1}/{retries} in {wait:.0f} s)", file=sys.stderr)
+            time.sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def download(
+    model: ModelFile, models_dir: Path, source: str = "hf", force: bool = False, retries: int = 4,
+    backoff_s: float = 2.0,
+) -> Path:  # fmt: skip
+    """Fetch `model` into `models_dir/<folder>/<name>` through the hub's library; verify; never silently overwrite."""
+    target = target_path(models_dir, model)
+    log = DownloadLog(models_dir)
+    hub, (repo, file) = _hub_for(model, source)
+    revision = hub.default_revision
+    remote = _with_retries(lambda: hub.remote(repo, file, revision), retries, backoff_s, model.name)
+    if remote.sha256 is None and remote.git_sha1 is None:
+        raise DownloadError(
+            f"{model.name}: {hub.name} reported no content hash for {repo}/{file}; refusing it"
+        )
+    if model.size is not None and model.size != remote.size:
+        raise DownloadError(
+            f"{model.name}: the hub's {repo}/{file} has {remote.size} bytes, the manifest {model.size}"
+        )
+    if model.size_mb and abs(remote.size / 1e6 - model.size_mb) > 0.1 * model.size_mb:
+        print(
+            f"warning  {model.name}: {remote.size / 1e6:.0f} MB on the hub, ~{model.size_mb} MB expected",
+            file=sys.stderr,
+        )
+    entry = {
+        "file": model.name,
+        "source": hub.name,
+        "repo": repo,
+        "repo_file": file,
+        "revision": remote.revision,
+    }
+    if target.exists():
+        problem, sha256 = mismatch(model, remote, target, log)
+        if problem is None:
+            st = target.stat()
+            log.record(
+                **entry,
+                path=str(target),
+                size=st.st_size,
+                mtime_ns=st.st_mtime_ns,
+                sha256=sha256,
+                result="kept",
+            )
+            print(f"ok       {model.folder}/{model.name} (already there, verified)")
+            return target
+        if not force:
+            raise DownloadError(f"{target} exists and differs ({problem}); move it away or pass --force")
+    staging = target.parent / STAGING / model.name
+    staged = _with_retries(lambda: hub.fetch(repo, file, revision, staging), retries, backoff_s, model.name)
+    problem, sha256 = mismatch(model, remote, staged, log)
+    if problem is not None:
+        bad = target.with_name(target.name + ".bad")
+        os.replace(staged, bad)
+        log.record(
+            **entry, path=str(bad), size=bad.stat().st_size, sha256=sha256, result="rejected", why=problem
+        )
+        raise DownloadError(f"{model.name}: downloaded file rejected ({problem}); kept aside as {bad}")
+    os.replace(staged, target)
+    shutil.rmtree(staging, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        staging.parent.rmdir()  # only when no other download is staged there
+    st = target.stat()
+    log.record(
+        **entry, path=str(target), size=st.st_size, mtime_ns=st.st_mtime_ns, sha256=sha256, result="verified"
+    )
+    print(f"fetched  {model.folder}/{model.name} ({st.st_size:,} bytes, sha256 {sha256[:12]}…, verified)")
+    return target
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--manifest", type=Path, default=MANIFEST, help="files and presets (default: models.json)"
@@ -184,11 +256,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--models", type=Path, default=Path(os.environ.get("COMFYUI_PATH", "ComfyUI")) / "models"
     )
-    parser.add_argument("--source", choices=sorted(SOURCES), default="hf")
+    parser.add_argument("--source", choices=sorted(HUBS), default="hf", help="hub to download from")
     parser.add_argument("--force", action="store_true", help="replace existing files that differ")
+    parser.add_argument(
+        "--retries", type=int, default=4, help="tries per file on transient errors (5xx, cuts)"
+    )
     parser.add_argument("--list", action="store_true", help="list presets and files")
-    args = parser.parse_args(argv)
-    files, presets = load_manifest(args.manifest)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        files, presets = load_manifest(args.manifest)
+    except DownloadError as e:
+        print(f"FluxKit download: {e}", file=sys.stderr)
+        return 2
     if args.list or not args.preset:
         for preset, names in presets.items():
             print(f"{preset}: {sum(files[n].size_mb for n in names) / 1000:.1f} GB")
@@ -202,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = []
     for name in names:
         try:
-            download(files[name], args.models, args.source, args.force)
+            download(files[name], args.models, args.source, args.force, retries=max(1, args.retries))
         except DownloadError as e:
             print(f"FAILED   {name}: {e}", file=sys.stderr)
             failed.append(name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,7 @@ ALLOWED = [
         r"^test -d \$FLUXKIT \|\| git clone --depth 1 https://github\.com/fluxkit/ComfyUI-FluxKit \$FLUXKIT$"
     ),
     re.compile(r"^pip install -q -r \$(COMFY|FLUXKIT)/requirements\.txt$"),
+    re.compile(r"^pip install -q modelscope$"),  # ModelScope's SDK, for --source modelscope
     re.compile(
         r"^test -x /usr/local/bin/cloudflared \|\| \(wget -q -O /usr/local/bin/cloudflared "
         r"https://github\.com/cloudflare/cloudflared/releases/latest/download/cloudflared-linux-amd64 "
@@ -40,6 +42,20 @@ def shell_lines() -> list[str]:
     ]
 
 
+def notebook_source(work: str) -> str:
+    """What the models cell sets SOURCE to when the notebook's WORK folder is `work` (its own line, evaluated)."""
+    nb = json.loads(NOTEBOOK.read_text())
+    (line,) = [
+        line
+        for cell in nb["cells"]
+        for line in "".join(cell["source"]).splitlines()
+        if line.startswith("SOURCE =")
+    ]
+    scope = {"WORK": work}
+    exec(line, {}, scope)  # noqa: S102 - one assignment from the repo's own notebook
+    return scope["SOURCE"]
+
+
 def test_notebook_is_valid_nbformat():
     nbformat = pytest.importorskip("nbformat")
     nbformat.validate(nbformat.read(str(NOTEBOOK), as_version=4))
@@ -47,7 +63,7 @@ def test_notebook_is_valid_nbformat():
 
 def test_shell_lines_are_only_installs_and_documented_commands():
     lines = shell_lines()
-    assert len(lines) == 7
+    assert len(lines) == 8
     for line in lines:
         assert any(p.match(line) for p in ALLOWED), line
 
@@ -63,7 +79,11 @@ def test_commands_parse_and_preset_exists():
         args = m.group(2).replace("$COMFY", "/nb/ComfyUI").split()
         if m.group(1) == "download":
             assert args[0] in presets
-            assert args[1:] == ["--models", "/nb/ComfyUI/models"]
+            assert args[1:] == ["--models", "/nb/ComfyUI/models", "--source", "$SOURCE"]
+            for source, work in (("modelscope", "/mnt/workspace"), ("hf", "/root")):  # the cell's own rule
+                assert notebook_source(work) == source
+                parsed = download.build_parser().parse_args([*args[:-1], source])
+                assert parsed.source == source and parsed.models == Path("/nb/ComfyUI/models")
         else:
             assert args == ["--comfyui", "/nb/ComfyUI"]
             parser_ok = launch.build_parser().parse_args(args)
