@@ -5,7 +5,8 @@ JSON:
 1. ControlNet forward: FluxKit vs diffusers' FluxControlNetModel, same weights, same process;
 2. LoRA patch time: FluxKit LoRA Loader vs core's LoraLoaderModelOnly in a real ComfyUI (in-process);
 3. the thin-set inpainting_turbo_8step workflow in a real ComfyUI server: FluxKit nodes vs core nodes, per step and
-   per prompt, 8 vs 28 steps, peak memory.
+   per prompt, 8 vs 28 steps, peak memory;
+4. (`--only proxy`) the launcher's token proxy vs direct: a 100 MB `/view` and 200 concurrent small requests.
 2 and 3 need a ComfyUI checkout ($COMFYUI_PATH or ~/ComfyUI) and say so when there is none. `--quick` runs only the
 smallest ControlNet case (the CI smoke test uses it so the command cannot rot); `--only cn,lora,workflow` picks.
 """
@@ -20,7 +21,7 @@ import sys
 
 import torch
 
-from . import bench_lora_patch, bench_workflow
+from . import bench_lora_patch, bench_proxy, bench_workflow
 from .bench_controlnet import CNBenchCase, run_case
 
 FULL_CASES = [
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="smallest sizes only (smoke test)")
     ap.add_argument("--json", default="bench/results/latest.json", help="where to write the JSON results")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--only", default="cn,lora,workflow", help="comma list of: cn, lora, workflow")
+    ap.add_argument("--only", default="cn,lora,workflow", help="comma list of: cn, lora, workflow, proxy")
     args = ap.parse_args(argv)
     parts = {"cn"} if args.quick else set(args.only.split(","))
 
@@ -104,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     if "workflow" in parts:
         results["workflow"] = wf = bench_workflow.run(repeats=max(args.repeats - 1, 1))
         print_workflow(wf)
+    if "proxy" in parts:
+        results["proxy"] = px = bench_proxy.run(repeats=args.repeats)
+        bench_proxy.print_result(px)
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, "w") as f:
         json.dump(results, f, indent=2, default=str)
