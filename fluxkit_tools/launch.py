@@ -53,10 +53,13 @@ def spawn_tunnel(cloudflared: str, target: str) -> subprocess.Popen:
 def wait_tunnel_url(proc: subprocess.Popen, timeout_s: float = 60) -> str:
     """The public URL cloudflared prints; its log is read on by a thread so the pipe never fills and blocks it."""
     lines: queue.Queue[str | None] = queue.Queue()
+    found = threading.Event()
 
+    # after the URL, lines are only read (not kept): a long session's log costs no memory
     def drain() -> None:
         for line in proc.stdout:
-            lines.put(line)
+            if not found.is_set():
+                lines.put(line)
         lines.put(None)
 
     threading.Thread(target=drain, daemon=True).start()
@@ -71,6 +74,7 @@ def wait_tunnel_url(proc: subprocess.Popen, timeout_s: float = 60) -> str:
             raise RuntimeError("cloudflared exited before printing a URL:\n" + "".join(seen[-20:]))
         seen.append(line)
         if match := TUNNEL_URL.search(line):
+            found.set()
             return match.group(0)
     raise RuntimeError(f"cloudflared printed no URL within {timeout_s:.0f} s:\n" + "".join(seen[-20:]))
 
