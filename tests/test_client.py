@@ -1,5 +1,5 @@
 """The headless client: overrides, mask polarity, batch inputs and manifest (offline); the HTTP/websocket protocol
-against a minimal loopback server of our own (rejections, progress, hostile output names)."""
+against the stand-in server (rejections, progress, hostile output names). Failures: test_batch_failures.py."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ import json
 
 import numpy as np
 import pytest
-from aiohttp import web
+from comfy_standin import StandIn
 from PIL import Image
 
+from fluxkit_batch.items import BatchInputError, item_key
+from fluxkit_batch.jobs import mask_as_alpha_png
+from fluxkit_batch.manifest import ManifestError
 from fluxkit_comfy.client import PromptRejected, fetch_outputs, run_prompt, safe_file_name
-from fluxkit_comfy.server import free_port
 from fluxkit_tools import client
 
 
@@ -56,25 +58,34 @@ def test_mask_becomes_alpha_zero_where_white(tmp_path):
     Image.fromarray(grey, "L").save(tmp_path / "m.png")
     import io
 
-    rgba = np.asarray(Image.open(io.BytesIO(client.mask_as_alpha_png(tmp_path / "m.png"))))
+    rgba = np.asarray(Image.open(io.BytesIO(mask_as_alpha_png((tmp_path / "m.png").read_bytes()))))
     # ComfyUI's LoadImage makes MASK = 1 - alpha, so alpha 0 = repaint
     assert (rgba[..., 3] == 255 - grey).all()
 
 
 def test_batch_items_from_folder_and_csv(tmp_path):
     (tmp_path / "masks").mkdir()
-    for name in ("b.png", "a.png", "notes.txt"):
+    for name in ("b.png", "a.png", "a.jpg", "a b.png", "notes.txt"):
         (tmp_path / name).write_bytes(b"x")
     (tmp_path / "masks" / "a.png").write_bytes(b"x")
     items = client.batch_items(tmp_path)
-    assert [k for k, _ in items] == ["a", "b"]
-    assert items[0][1] == {"image": str(tmp_path / "a.png"), "mask": str(tmp_path / "masks" / "a.png")}
+    assert [i.key for i in items] == [f"a_b.png-{item_key('a b.png')[-8:]}", "a.jpg", "a.png", "b.png"]
+    assert items[2].values == {"image": str(tmp_path / "a.png"), "mask": str(tmp_path / "masks" / "a.png")}
+    assert items[1].values == {"image": str(tmp_path / "a.jpg")}  # masks/a.png is a.png's, not a.jpg's
     (tmp_path / "jobs.csv").write_text("image,prompt,seed\na.png,a cat,3\nb.png,,4\n")
     rows = client.batch_items(tmp_path / "jobs.csv")
-    assert rows == [
+    assert [(i.key, i.values) for i in rows] == [
         ("row00001", {"image": str(tmp_path / "a.png"), "prompt": "a cat", "seed": 3}),
         ("row00002", {"image": str(tmp_path / "b.png"), "seed": 4}),
     ]
+    assert rows[0].digest != rows[1].digest and items[0].digest is None
+
+
+def test_clashing_keys_are_an_error(tmp_path):
+    for name in ("A.png", "a.png"):
+        (tmp_path / name).write_bytes(b"x")
+    with pytest.raises(BatchInputError, match="would share the output folder"):
+        client.batch_items(tmp_path)
 
 
 def test_manifest_needs_the_files_too(tmp_path):
@@ -82,10 +93,32 @@ def test_manifest_needs_the_files_too(tmp_path):
     (tmp_path / "k").mkdir()
     (tmp_path / "k" / "o.png").write_bytes(b"png")
     m.record("k", [tmp_path / "k" / "o.png"])
+    m.record("empty", [])
     again = client.Manifest(tmp_path / "manifest.json")
     assert again.finished("k") and not again.finished("other")
+    assert not again.finished("empty")  # no output file: never done
     (tmp_path / "k" / "o.png").unlink()
     assert not again.finished("k")  # an output lost since: run it again
+
+
+def test_a_manifest_from_before_file_name_keys_is_adopted(tmp_path):
+    (tmp_path / "in").mkdir()
+    for name in ("a.png", "b.png", "b.jpg"):
+        (tmp_path / "in" / name).write_bytes(b"x")
+    (tmp_path / "out" / "a").mkdir(parents=True)
+    (tmp_path / "out" / "a" / "o.png").write_bytes(b"png")
+    (tmp_path / "out" / "manifest.json").write_text(
+        json.dumps({"a": {"files": ["a/o.png"]}, "b": {"files": []}})
+    )
+    m = client.Manifest(tmp_path / "out" / "manifest.json")
+    assert m.adopt_legacy(client.batch_items(tmp_path / "in")) == 1  # "b" is ambiguous: b.png or b.jpg
+    assert m.finished("a.png") and "b" in m.done and not m.finished("b.png")
+
+
+def test_a_manifest_that_is_not_one_is_an_error(tmp_path):
+    (tmp_path / "manifest.json").write_text("[1, 2]")
+    with pytest.raises(ManifestError, match="not a FluxKit manifest"):
+        client.Manifest(tmp_path / "manifest.json")
 
 
 @pytest.mark.parametrize(
@@ -100,90 +133,38 @@ def test_safe_file_names(name, safe):
 # --- protocol against a stand-in server --------------------------------------------------------------------
 
 
-async def _stand_in(port: int, reject: bool):
-    """Speaks the part of ComfyUI's protocol the client uses; its output name tries a path traversal."""
-    sockets: list[web.WebSocketResponse] = []
-
-    async def ws(request):
-        sock = web.WebSocketResponse()
-        await sock.prepare(request)
-        sockets.append(sock)
-        async for _ in sock:
-            pass
-        return sock
-
-    async def prompt(request):
-        body = await request.json()
-        if reject:
-            return web.json_response(
-                {"error": {"message": "Prompt outputs failed validation", "details": ""},
-                 "node_errors": {"3": {"class_type": "KSampler", "errors": [{"message": "Value 0 smaller than min of 1", "details": "steps"}]}}},
-                status=400,
-            )  # fmt: skip
-        pid = "p1"
-
-        async def play():
-            await asyncio.sleep(0.05)
-            for event in (
-                {"type": "execution_start", "data": {"prompt_id": pid}},
-                {"type": "executing", "data": {"node": "1", "prompt_id": pid}},
-                {"type": "progress", "data": {"node": "1", "value": 1, "max": 2, "prompt_id": pid}},
-                {"type": "progress", "data": {"node": "1", "value": 2, "max": 2, "prompt_id": pid}},
-                {"type": "executing", "data": {"node": None, "prompt_id": pid}},
-            ):
-                await sockets[-1].send_str(json.dumps(event))
-
-        assert body["client_id"]
-        asyncio.get_running_loop().create_task(play())
-        return web.json_response({"prompt_id": pid, "number": 0})
-
-    async def history(request):
-        image = {"filename": "../../evil.png", "subfolder": "", "type": "output"}
-        return web.json_response({"p1": {"outputs": {"9": {"images": [image]}}}})
-
-    async def view(request):
-        return web.Response(body=b"PNGDATA")
-
-    app = web.Application()
-    app.add_routes([web.get("/ws", ws), web.post("/prompt", prompt), web.get("/history/{pid}", history),
-                    web.get("/view", view)])  # fmt: skip
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner
-
-
 def test_protocol_progress_outputs_and_safe_names(tmp_path):
+    images = [{"filename": "../../evil.png", "subfolder": "../../x"}]
+
     async def go():
-        port = free_port()
-        runner = await _stand_in(port, reject=False)
+        server = await StandIn(images=images).start()
         seen = []
         try:
-            url = f"http://127.0.0.1:{port}"
-            result = await run_prompt(url, {"1": {}}, on_progress=lambda n, v, m: seen.append((n, v, m)))
-            files = await fetch_outputs(url, result, tmp_path / "out")
+            result = await run_prompt(
+                server.url, {"1": {}}, on_progress=lambda n, v, m: seen.append((n, v, m))
+            )
+            files = await fetch_outputs(server.url, result, tmp_path / "out")
         finally:
-            await runner.cleanup()
+            await server.stop()
         return result, files, seen
 
     result, files, seen = asyncio.run(go())
-    assert seen == [("1", 1, 2), ("1", 2, 2)]
-    assert files == [tmp_path / "out" / "evil.png"] and files[0].read_bytes() == b"PNGDATA"
+    assert seen == [("9", 1, 2), ("9", 2, 2)]
+    assert files == [tmp_path / "out" / "x" / "evil.png"]
+    assert files[0].read_bytes() == b"PNG:../../x/../../evil.png"  # asked for by the server's own names
     assert not (tmp_path / "evil.png").exists()
-    assert list(result.node_seconds) == ["1"]
+    assert list(result.node_seconds) == ["9"]
 
 
 def test_rejected_prompt_exits_1_with_server_text(tmp_path, capsys):
-    port = free_port()
-
     async def go():
-        runner = await _stand_in(port, reject=True)
+        server = await StandIn("reject").start()
         try:
             with pytest.raises(PromptRejected) as info:
-                await run_prompt(f"http://127.0.0.1:{port}", {"3": {}})
+                await run_prompt(server.url, {"3": {}})
             return str(info.value)
         finally:
-            await runner.cleanup()
+            await server.stop()
 
     text = asyncio.run(go())
     assert "node 3 (KSampler): Value 0 smaller than min of 1: steps" in text

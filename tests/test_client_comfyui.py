@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
+from fluxkit_batch.jobs import RunSettings
+from fluxkit_batch.workers import HttpWorker
 from fluxkit_comfy.server import ComfyServer
 from fluxkit_testmodels.thin_inputs import thin_variant
 from fluxkit_testmodels.thin_set import PROMPT_FILE, link_into_models
@@ -81,9 +83,9 @@ def test_batch_survives_server_kill_and_restart(comfyui_path, thin_models, thin_
     server = ComfyServer(comfyui, base).start()
     unfinished = {}
 
-    def first_run():
+    def first_run():  # a short wait: the server does not come back within this run
         unfinished["first"] = asyncio.run(
-            client.run_batch(server.url, api, inputs, out, common, concurrency=1)
+            client.run_batch([HttpWorker(server.url, RunSettings())], api, inputs, out, common, 1, wait_s=3)
         )
 
     worker = threading.Thread(target=first_run)
@@ -95,11 +97,16 @@ def test_batch_survives_server_kill_and_restart(comfyui_path, thin_models, thin_
     worker.join(timeout=120)
     done_before = set(client.Manifest(out / "manifest.json").done)
     assert 1 <= len(done_before) < 4 and unfinished["first"] == 4 - len(done_before)
-    kept = {k: (out / k).stat().st_mtime_ns for k in done_before}
+    kept = {f: (out / f).stat().st_mtime_ns for k in done_before for f in manifest_files(out, k)}
 
     with ComfyServer(comfyui, base) as restarted:
-        assert asyncio.run(client.run_batch(restarted.url, api, inputs, out, common, concurrency=2)) == 0
+        worker = HttpWorker(restarted.url, RunSettings())
+        assert asyncio.run(client.run_batch([worker], api, inputs, out, common, 2)) == 0
     manifest = client.Manifest(out / "manifest.json")
-    assert sorted(manifest.done) == [f"img{n}" for n in range(4)]
+    assert sorted(manifest.done) == [f"img{n}.png" for n in range(4)]
     assert all(manifest.finished(k) for k in manifest.done)
-    assert {k: (out / k).stat().st_mtime_ns for k in done_before} == kept  # finished items were not redone
+    assert {f: (out / f).stat().st_mtime_ns for f in kept} == kept  # finished items were not redone
+
+
+def manifest_files(out, key) -> list[str]:
+    return client.Manifest(out / "manifest.json").done[key]["files"]

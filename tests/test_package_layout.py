@@ -49,6 +49,7 @@ PACKAGES = (
     "nodes",
     "fluxkit_workflows",
     "fluxkit_comfy",
+    "fluxkit_batch",
     "fluxkit_testmodels",
     "fluxkit_tools",
     "bench",
