@@ -6,7 +6,8 @@ JSON:
 2. LoRA patch time: FluxKit LoRA Loader vs core's LoraLoaderModelOnly in a real ComfyUI (in-process);
 3. the thin-set inpainting_turbo_8step workflow in a real ComfyUI server: FluxKit nodes vs core nodes, per step and
    per prompt, 8 vs 28 steps, peak memory;
-4. (`--only proxy`) the launcher's token proxy vs direct: a 100 MB `/view` and 200 concurrent small requests.
+4. (`--only proxy`) the launcher's token proxy vs direct: a 100 MB `/view` and 200 concurrent small requests;
+5. (`--only batch`) batch items per minute on one thin-set ComfyUI server and on two.
 2 and 3 need a ComfyUI checkout ($COMFYUI_PATH or ~/ComfyUI) and say so when there is none. `--quick` runs only the
 smallest ControlNet case (the CI smoke test uses it so the command cannot rot); `--only cn,lora,workflow` picks.
 """
@@ -21,7 +22,7 @@ import sys
 
 import torch
 
-from . import bench_lora_patch, bench_proxy, bench_workflow
+from . import bench_batch, bench_lora_patch, bench_proxy, bench_workflow
 from .bench_controlnet import CNBenchCase, run_case
 
 FULL_CASES = [
@@ -80,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="smallest sizes only (smoke test)")
     ap.add_argument("--json", default="bench/results/latest.json", help="where to write the JSON results")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--only", default="cn,lora,workflow", help="comma list of: cn, lora, workflow, proxy")
+    ap.add_argument(
+        "--only", default="cn,lora,workflow", help="comma list of: cn, lora, workflow, proxy, batch"
+    )
     args = ap.parse_args(argv)
     parts = {"cn"} if args.quick else set(args.only.split(","))
 
@@ -108,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     if "proxy" in parts:
         results["proxy"] = px = bench_proxy.run(repeats=args.repeats)
         bench_proxy.print_result(px)
+    if "batch" in parts:
+        results["batch"] = bt = bench_batch.run()
+        bench_batch.print_result(bt)
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, "w") as f:
         json.dump(results, f, indent=2, default=str)

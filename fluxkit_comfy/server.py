@@ -72,6 +72,7 @@ class ComfyServer:
         cpu: bool = True,
         port: int | None = None,
         log_path: Path | None = None,
+        env: dict[str, str] | None = None,
     ):
         """`base_dir`: a private models/input/output tree with FluxKit linked in (tests, demo), or None to use
         the ComfyUI checkout's own folders (launcher). `cpu`: pass --cpu (no GPU on test machines)."""
@@ -84,6 +85,7 @@ class ComfyServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
         self.log_path = Path(log_path) if log_path else (self.base_dir or self.comfyui) / "comfyui.log"
+        self.env = env or {}  # added to this process's environment (e.g. OMP_NUM_THREADS)
 
     def start(self) -> ComfyServer:
         """Spawn ComfyUI and wait until it answers (`spawn` + `wait_ready`)."""
@@ -115,7 +117,7 @@ class ComfyServer:
             prepare_base_dir(self.base_dir)
             cmd += ["--base-directory", str(self.base_dir)]
         cmd += self.extra_args
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             cmd, cwd=self.comfyui, stdout=self._log, stderr=subprocess.STDOUT, env=env,

@@ -43,6 +43,11 @@ from fluxkit_comfy.client import PromptFailed, PromptRejected, ProtocolError, Se
 
 __all__ = ["Manifest", "OverrideError", "apply_override", "batch_items", "load_workflow", "main", "run_batch"]
 
+
+class RayUnavailable(RuntimeError):
+    """`--ray` could not give the batch its workers (Ray missing, no cluster, actors failing to start)."""
+
+
 DEFAULT_SERVER = os.environ.get("COMFYUI_URL", "http://127.0.0.1:8188")
 USER_ERRORS = (
     PromptRejected,
@@ -87,10 +92,17 @@ def _workers(args: argparse.Namespace, settings: RunSettings) -> tuple[list, Cal
     from fluxkit_batch.ray_workers import ray_workers, stop_ray_workers
 
     attach = urls if (args.server or args.ray_comfyui is None) else []
-    workers = ray_workers(
-        None if args.ray == "local" else args.ray, attach, args.ray_comfyui, args.ray_workers,
-        args.ray_gpus, args.ray_comfyui_arg, settings,
-    )  # fmt: skip
+    try:
+        workers = ray_workers(
+            None if args.ray == "local" else args.ray, attach, args.ray_comfyui, args.ray_workers,
+            args.ray_gpus, args.ray_comfyui_arg, settings,
+        )  # fmt: skip
+    except ImportError as e:
+        raise RayUnavailable(f"--ray needs Ray: pip install ray ({e})") from e
+    except Exception as e:  # noqa: BLE001 - Ray's own errors (no cluster, an actor that cannot start) end here
+        raise RayUnavailable(
+            f"Ray could not start the FluxKit workers: {str(e).splitlines()[0][:300]}"
+        ) from e
     return workers, lambda: stop_ray_workers(workers)
 
 

@@ -51,7 +51,7 @@ def test_run_uploads_image_and_mask_and_keeps_unmasked_pixels(comfy_server, thin
         "--mask", str(tmp_path / "masks" / "photo.png"), "--steps", "2", "--seed", "5", "--out", str(tmp_path / "out"),
     ])  # fmt: skip
     assert code == 0
-    (out,) = (tmp_path / "out").glob("*.png")
+    (out,) = (tmp_path / "out").rglob("*.png")  # under the SaveImage prefix's subfolder, as on the server
     result = np.asarray(Image.open(out).convert("RGB"))
     assert result.shape == rgb.shape
     far = ~(np.asarray(Image.fromarray(hole.astype(np.uint8) * 255).filter(ImageFilter.MaxFilter(53))) > 0)
