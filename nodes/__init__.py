@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from comfy_api.latest import ComfyExtension, io
 
-from . import conditioning, controlnet, inpaint, lora, qwen2vl, sampling, union_controlnet, web_routes
+from . import conditioning, controlnet, depth, inpaint, lora, qwen2vl, sampling, union_controlnet, web_routes
 
-AREA_MODULES = (controlnet, lora, sampling, inpaint, qwen2vl, conditioning, union_controlnet)
+AREA_MODULES = (controlnet, lora, sampling, inpaint, qwen2vl, conditioning, union_controlnet, depth)
 
 
 class FluxKitExtension(ComfyExtension):

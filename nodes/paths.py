@@ -15,6 +15,7 @@ QWEN2VL_FOLDER = (
     "qwen2vl"  # one sub-folder per Qwen2-VL model (config.json, *.safetensors, tokenizer, preprocessor)
 )
 QWEN2VL_FLUX_FOLDER = "qwen2vl_flux"  # Qwen2VL-Flux connector.pt, t5_embedder.pt
+DEPTH_FOLDER = "depth_anything"  # one sub-folder per Depth-Anything-V2 model (HF layout: config.json, …)
 
 FLUXKIT_FOLDERS: dict[str, tuple[str, set[str]]] = {
     CONDITIONING_FOLDER: (CONDITIONING_FOLDER, {".safetensors"}),
@@ -23,6 +24,7 @@ FLUXKIT_FOLDERS: dict[str, tuple[str, set[str]]] = {
         set(),
     ),  # listed by the loader (folders with a config.json), not by extension
     QWEN2VL_FLUX_FOLDER: (QWEN2VL_FLUX_FOLDER, {".pt", ".safetensors"}),
+    DEPTH_FOLDER: (DEPTH_FOLDER, set()),  # listed by the loader (folders with a config.json)
 }
 
 

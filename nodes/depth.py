@@ -1,0 +1,139 @@
+"""Nodes: depth maps with Depth-Anything-V2 on `transformers`, for depth ControlNets (Qwen2VL-Flux's union
+ControlNet in mode depth), without another node pack. See flux_core/depth_anything.py for the pre- and
+post-processing (Qwen2VL-Flux's). Line maps: any preprocessor pack's, or core's Canny (see README)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import comfy.model_management as mm
+import comfy.model_patcher
+import folder_paths
+import torch
+from comfy_api.latest import io
+
+from ..flux_core.depth_anything import estimate_depth, load_depth_anything
+from ..flux_core.errors import FluxKitError
+from . import comfy_types as t
+from .paths import DEPTH_FOLDER
+
+CATEGORY = "FluxKit/controlnet"
+DepthModelType = io.Custom("FLUXKIT_DEPTH_ANYTHING")
+
+
+class ManagedModule(torch.nn.Module):
+    """transformers' model as the one child of what the ModelPatcher holds (PreTrainedModel's `device` property is
+    read-only, and the patcher writes bookkeeping attributes onto its module)."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.depth = model
+
+
+@dataclass(frozen=True)
+class LoadedDepthModel:
+    model: torch.nn.Module
+    processor: object
+    patcher: comfy.model_patcher.ModelPatcher
+    path: str
+
+
+def model_folders() -> list[str]:
+    out = []
+    for root in folder_paths.get_folder_paths(DEPTH_FOLDER):
+        if os.path.isdir(root):
+            out += [
+                d for d in sorted(os.listdir(root)) if os.path.isfile(os.path.join(root, d, "config.json"))
+            ]
+    return out
+
+
+def find_model_folder(name: str) -> str:
+    for root in folder_paths.get_folder_paths(DEPTH_FOLDER):
+        if os.path.isfile(os.path.join(root, name, "config.json")):
+            return os.path.join(root, name)
+    raise FluxKitError(
+        f"FluxKit Depth Anything V2 Loader: no folder {name!r} with a config.json in models/{DEPTH_FOLDER}"
+    )
+
+
+class FluxKitDepthAnythingLoader(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="FluxKitDepthAnythingLoader",
+            display_name="FluxKit Depth Anything V2 Loader",
+            category=CATEGORY,
+            description=(
+                "Loads Depth-Anything-V2 (transformers, Hugging Face layout) from a folder in models/depth_anything, "
+                "e.g. a download of depth-anything/Depth-Anything-V2-Large-hf (what Qwen2VL-Flux uses, vitl)."
+            ),
+            inputs=[
+                io.Combo.Input(
+                    "model_folder",
+                    options=model_folders(),
+                    tooltip="Folder in models/depth_anything with config.json, model.safetensors and "
+                    "preprocessor_config.json (`hf download depth-anything/Depth-Anything-V2-Large-hf "
+                    "--local-dir models/depth_anything/Depth-Anything-V2-Large-hf`).",
+                ),  # fmt: skip
+            ],
+            outputs=[DepthModelType.Output(display_name="DEPTH_MODEL")],
+        )
+
+    @classmethod
+    def execute(cls, model_folder: str) -> io.NodeOutput:
+        path = find_model_folder(model_folder)
+        offload = mm.unet_offload_device()
+        try:
+            model, processor = load_depth_anything(path, torch.float32, offload)
+        except FluxKitError as e:
+            raise FluxKitError(f"FluxKit Depth Anything V2 Loader: {e}") from e
+        patcher = comfy.model_patcher.ModelPatcher(
+            ManagedModule(model), load_device=mm.get_torch_device(), offload_device=offload
+        )
+        return io.NodeOutput(LoadedDepthModel(model, processor, patcher, path))
+
+
+class FluxKitDepthMap(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="FluxKitDepthMap",
+            display_name="FluxKit Depth Map (Depth Anything V2)",
+            category=CATEGORY,
+            description=(
+                "A depth map of each picture (near = bright), the size of the picture, normalised per picture and "
+                "8-bit as Qwen2VL-Flux makes it; feed it to a depth ControlNet (union mode depth, strength 0.2)."
+            ),
+            inputs=[
+                DepthModelType.Input("depth_model", tooltip="From FluxKit Depth Anything V2 Loader."),
+                t.Image.Input("image", tooltip="The picture(s) to estimate depth for; any size."),
+                io.Int.Input(
+                    "resolution",
+                    default=518,
+                    min=140,
+                    max=2044,
+                    step=14,
+                    tooltip="Short side the model sees (multiples of 14); 518 is what Depth-Anything-V2 and "
+                    "Qwen2VL-Flux use.",
+                ),  # fmt: skip
+            ],
+            outputs=[t.Image.Output(display_name="depth")],
+        )
+
+    @classmethod
+    def execute(cls, depth_model: LoadedDepthModel, image: torch.Tensor, resolution: int) -> io.NodeOutput:
+        if not isinstance(depth_model, LoadedDepthModel):
+            raise FluxKitError(
+                "FluxKit Depth Map: depth_model must come from FluxKit Depth Anything V2 Loader"
+            )
+        mm.load_models_gpu([depth_model.patcher])
+        try:
+            depth = estimate_depth(depth_model.model, depth_model.processor, image, resolution)
+        except FluxKitError as e:
+            raise FluxKitError(f"FluxKit Depth Map: {e}") from e
+        return io.NodeOutput(depth)
+
+
+NODES = [FluxKitDepthAnythingLoader, FluxKitDepthMap]
