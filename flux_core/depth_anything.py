@@ -49,10 +49,18 @@ def load_depth_anything(path: str, dtype: torch.dtype = torch.float32, device="c
 
     try:
         model = DepthAnythingForDepthEstimation.from_pretrained(path, torch_dtype=dtype, use_safetensors=True)
-        processor = AutoImageProcessor.from_pretrained(path, use_fast=False)
+        processor = AutoImageProcessor.from_pretrained(path, **slow_processor_kwargs())
     except (OSError, ValueError) as e:
         raise FluxKitError(f"{path}: cannot load Depth-Anything-V2 ({e})") from e
     return model.to(device).eval(), processor
+
+
+def slow_processor_kwargs() -> dict:
+    """The keyword that picks the PIL-based image processor (the published one, what Depth-Anything-V2's own
+    resize is closest to) as the installed transformers spells it: 4.x `use_fast=False`, 5.x `backend="pil"`."""
+    import transformers
+
+    return {"backend": "pil"} if int(transformers.__version__.split(".")[0]) >= 5 else {"use_fast": False}
 
 
 def to_uint8(images: torch.Tensor) -> list:

@@ -51,6 +51,18 @@ def _connector(path: str) -> str:
     return str(write_connector(Path(path)))
 
 
+def _union_cn(path: str) -> str:
+    from .thin_union import write_thin_union_controlnet
+
+    return write_thin_union_controlnet(path)
+
+
+def _depth_anything(path: str) -> str:
+    from .thin_depth import write_tiny_depth_anything
+
+    return write_tiny_depth_anything(path)
+
+
 def _t5_embedder(path: str) -> str:
     from .thin_qwen2vl import write_t5_embedder
 
@@ -66,6 +78,8 @@ GENERATORS = {
     "qwen2vl": ("tiny-qwen2vl", _tiny_qwen),  # a folder
     "qwen_connector": ("qwen2vl-flux-connector-tiny.pt", _connector),
     "qwen_t5_embedder": ("qwen2vl-flux-t5_embedder.pt", _t5_embedder),
+    "union_controlnet": ("qwen2vl-flux-union-cn-thin.safetensors", _union_cn),
+    "depth_anything": ("tiny-depth-anything-v2", _depth_anything),  # a folder
 }
 # Where each thin file stands in for a published file (the folder comes from models.json).
 STANDS_FOR = {
@@ -75,11 +89,13 @@ STANDS_FOR = {
     "lora": mf.TURBO_LORA,
     "qwen_connector": mf.QWEN_CONNECTOR,
     "qwen_t5_embedder": mf.QWEN_T5_EMBEDDER,
+    "union_controlnet": mf.QWEN_UNION_CN,
 }
 # Not manifest files: FluxKit's own saved-conditioning folder and the Qwen2-VL model folder.
 EXTRA_PLACES = {
     "conditioning": ("fluxkit_conditioning", PROMPT_FILE),
     "qwen2vl": ("qwen2vl", mf.QWEN2VL_FOLDER),
+    "depth_anything": ("depth_anything", mf.DEPTH_ANYTHING_FOLDER),
 }
 
 

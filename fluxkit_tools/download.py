@@ -50,7 +50,7 @@ class ModelFile:
     ms: tuple[str, str] | None
     size: int | None
     sha256: str | None
-    size_mb: int
+    size_mb: int | None  # None: no published size
     gated: bool
 
 
@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.list or not args.preset:
         for preset, names in presets.items():
-            print(f"{preset}: {sum(files[n].size_mb for n in names) / 1000:.1f} GB")
+            print(f"{preset}: {sum(files[n].size_mb or 0 for n in names) / 1000:.1f} GB")
             for n in names:
                 print(f"    {files[n].folder}/{n}{'  (gated: HF_TOKEN)' if files[n].gated else ''}")
         return 0

@@ -24,7 +24,7 @@ CORE_NODES = sorted({
     "LoadImage", "LoadImageMask", "VAEEncode", "VAEDecode", "SetLatentNoiseMask", "RandomNoise", "KSamplerSelect",
     "BasicGuider", "CFGGuider", "SamplerCustomAdvanced", "SaveImage", "PreviewImage", "EmptySD3LatentImage",
     "EmptyLatentImage", "CheckpointLoaderSimple", "LoraLoaderModelOnly", "BasicScheduler",
-    "ControlNetLoader", "ControlNetInpaintingAliMamaApply", "SplitSigmasDenoise",
+    "ControlNetLoader", "ControlNetInpaintingAliMamaApply", "SplitSigmasDenoise", "ControlNetApplyAdvanced", "Canny",
 })  # fmt: skip
 DROPPED_KEYS = ("description", "output_tooltips", "python_module")
 # The NodeInfo fields FluxKit's node definitions decide. ComfyUI adds fields of its own from release to release

@@ -23,6 +23,8 @@ DMD2_LORA = "dmd2_sdxl_4step_lora_fp16.safetensors"  # tianweiy/DMD2 → models/
 QWEN2VL_FOLDER = "Qwen2-VL-7B-Instruct"  # Qwen/Qwen2-VL-7B-Instruct, a folder → models/qwen2vl/
 QWEN_CONNECTOR = "connector.pt"  # Djrango/Qwen2vl-Flux qwen2-vl/connector.pt → models/qwen2vl_flux
 QWEN_T5_EMBEDDER = "t5_embedder.pt"  # Djrango/Qwen2vl-Flux qwen2-vl/t5_embedder.pt → models/qwen2vl_flux
+QWEN_UNION_CN = "Qwen2vl-Flux-ControlNet.safetensors"  # Djrango/Qwen2vl-Flux controlnet/ → models/controlnet
+DEPTH_ANYTHING_FOLDER = "Depth-Anything-V2-Large-hf"  # depth-anything/…, a folder → models/depth_anything/
 
 MANIFEST = Path(__file__).with_name("models.json")  # every file: folder, hub repos, size, sha256; presets
 

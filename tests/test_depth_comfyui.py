@@ -11,6 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from flux_core.depth_anything import slow_processor_kwargs
 from flux_core.errors import FluxKitError
 from fluxkit_testmodels.thin_depth import write_tiny_depth_anything
 
@@ -33,7 +34,7 @@ def expected_map(folder: str, picture: np.ndarray) -> np.ndarray:
     """transformers forward + Qwen2VL-Flux's generate_depth_map (min-max, astype(uint8), grey → RGB)."""
     from transformers import AutoImageProcessor, DepthAnythingForDepthEstimation
 
-    processor = AutoImageProcessor.from_pretrained(folder, use_fast=False)
+    processor = AutoImageProcessor.from_pretrained(folder, **slow_processor_kwargs())
     model = DepthAnythingForDepthEstimation.from_pretrained(folder).eval()
     with torch.no_grad():
         depth = model(**processor(images=[picture], return_tensors="pt")).predicted_depth

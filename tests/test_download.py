@@ -294,7 +294,8 @@ def test_manifest_covers_every_workflow_file():
     files, presets = dl.load_manifest()
     for name, folder in model_files.FOLDERS.items():
         assert files[name].folder == folder, name
-    assert all(f.size_mb > 0 and f.hf is not None for f in files.values())
+    assert all((f.size_mb is None or f.size_mb > 0) and f.hf is not None for f in files.values())
+    assert [n for n, f in files.items() if f.size_mb is None] == ["Qwen2vl-Flux-ControlNet.safetensors"]
     assert set(presets["inpainting-turbo"]) >= {
         model_files.FLUX_DEV, model_files.FLUX_VAE, model_files.T5XXL, model_files.CLIP_L,
         model_files.INPAINT_CN_BETA, model_files.TURBO_LORA,

@@ -30,12 +30,18 @@ STEP_OVERRIDES = {
     "qwen2vl_variation_text": 2,
     "qwen2vl_img2img": 5,
     "qwen2vl_inpaint": 2,
+    "qwen2vl_controlnet_depth": 5,
+    "qwen2vl_controlnet_line": 5,
+    "qwen2vl_controlnet_inpaint": 5,
 }
-SAMPLED_STEPS = {"qwen2vl_img2img": 4}  # denoise 0.8 of 5 steps
-KEEPS_INPUT_SIZE = ("inpainting", "qwen2vl_img2img", "qwen2vl_inpaint")
+SAMPLED_STEPS = {  # denoise 0.8 of 5 steps
+    "qwen2vl_img2img": 4, "qwen2vl_controlnet_depth": 4, "qwen2vl_controlnet_line": 4, "qwen2vl_controlnet_inpaint": 4,
+}  # fmt: skip
+KEEPS_INPUT_SIZE = ("inpainting", "qwen2vl_img2img", "qwen2vl_inpaint", "qwen2vl_controlnet")
 FLUX_WORKFLOWS = [
     "inpainting_turbo_8step", "inpainting_28step", "t2i_turbo_8step", "qwen2vl_variation", "qwen2vl_variation_text",
-    "qwen2vl_img2img", "qwen2vl_inpaint",
+    "qwen2vl_img2img", "qwen2vl_inpaint", "qwen2vl_controlnet_depth", "qwen2vl_controlnet_line",
+    "qwen2vl_controlnet_inpaint",
 ]  # fmt: skip
 
 

@@ -130,3 +130,43 @@ def test_mode_node_refuses_a_controlnet_without_modes_and_a_missing_mode(comfy, 
     assert Node.validate_inputs("nope").startswith(
         "FluxKit Union ControlNet Mode (InstantX ids): mode 'nope'"
     )
+
+
+def test_a_control_image_of_another_size_is_centre_cropped_and_resized(comfy, union, thin_models):
+    """Defined behaviour, core's: the control image is cropped about its centre to the latent's aspect and resized
+    (nearest-exact) to the latent's pixel size before the VAE encodes it — never an error, never stretched."""
+    import torch.nn.functional as F
+    from comfy.sd import VAE, load_diffusion_model
+    from comfy.utils import load_torch_file
+
+    model = load_diffusion_model(thin_models["flux"]).model
+    vae = VAE(sd=load_torch_file(thin_models["vae"]))
+    control_net = (
+        comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitUnionControlNetMode"].execute(union[1], "depth").result[0]
+    )
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(1, 16, 8, 6, generator=g)  # latent of a 64×48 px picture
+    ctx, y = torch.randn(1, 7, 4096, generator=g), torch.randn(1, 768, generator=g)
+    odd = torch.rand(1, 100, 40, 3, generator=g)  # [B, H, W, C]: 100×40 px, aspect 0.4 instead of 0.75
+    top = round((100 - 100 * 0.4 / 0.75) / 2)  # rows cut at the top and at the bottom for aspect 0.75
+    fitted = F.interpolate(
+        odd[:, top : 100 - top].movedim(-1, 1), size=(64, 48), mode="nearest-exact"
+    ).movedim(1, -1)
+
+    def residuals(image):
+        pos = [[ctx, {"pooled_output": y, "guidance": 3.5}]]
+        positive, _ = comfy.run(
+            "ControlNetApplyAdvanced", positive=pos, negative=pos, control_net=control_net, image=image,
+            strength=0.2, start_percent=0.0, end_percent=1.0, vae=vae,
+        )  # fmt: skip
+        control = positive[0][1]["control"]
+        control.pre_run(model, lambda p: model.model_sampling.percent_to_sigma(p))
+        cond = {"c_crossattn": ctx, "y": y, "guidance": torch.tensor([3.5])}
+        with torch.no_grad():
+            out = control.get_control(x, torch.tensor([0.7]), cond, 1, {})
+        control.cleanup()
+        return out["input"][0], out["output"][0]
+
+    got, want = residuals(odd), residuals(fitted)
+    assert all(torch.equal(a, b) for a, b in zip(got, want, strict=True))
+    assert got[0].abs().max() > 0

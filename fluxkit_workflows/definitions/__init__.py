@@ -9,6 +9,7 @@ from functools import partial
 from ..graph import Graph
 from .flux import InpaintVariant, dmd2_sdxl_4step, inpainting, t2i_turbo_8step
 from .qwen import QwenVariant, qwen2vl
+from .qwen_control import ControlVariant, qwen2vl_controlnet
 
 WORKFLOWS: dict[str, Callable[[], Graph]] = {
     "inpainting_turbo_8step": partial(inpainting, InpaintVariant(steps=8, turbo=True)),
@@ -19,4 +20,13 @@ WORKFLOWS: dict[str, Callable[[], Graph]] = {
     "qwen2vl_variation_text": partial(qwen2vl, QwenVariant("variation_text", with_text=True)),
     "qwen2vl_img2img": partial(qwen2vl, QwenVariant("img2img", denoise=0.8)),
     "qwen2vl_inpaint": partial(qwen2vl, QwenVariant("inpaint", inpaint=True)),
+    "qwen2vl_controlnet_depth": partial(
+        qwen2vl_controlnet, ControlVariant("qwen2vl_controlnet_depth", ("depth",))
+    ),
+    "qwen2vl_controlnet_line": partial(
+        qwen2vl_controlnet, ControlVariant("qwen2vl_controlnet_line", ("line",))
+    ),
+    "qwen2vl_controlnet_inpaint": partial(
+        qwen2vl_controlnet, ControlVariant("qwen2vl_controlnet_inpaint", ("depth", "line"), inpaint=True)
+    ),
 }
