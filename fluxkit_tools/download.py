@@ -4,7 +4,8 @@
     python -m fluxkit_tools.download --list
     python -m fluxkit_tools.download inpainting-turbo --source modelscope --models /mnt/workspace/ComfyUI/models
 
-Files and presets are data (`fluxkit_workflows/models.json`). The transfer is the hub's own library's
+Files and presets are data (`fluxkit_workflows/models.json`); a model that is a folder (Depth-Anything-V2 in the HF
+layout) lists its files as `<model folder>/<file>`. The transfer is the hub's own library's
 (`fluxkit_tools.hubs`: `huggingface_hub`, or `modelscope` for `--source modelscope`; files that ModelScope does not
 mirror come from Hugging Face, said on a line). FluxKit keeps what is its own: the target folder and file name (a
 manifest name or folder that leaves `--models` is an error), never overwriting a file that differs without
@@ -67,8 +68,10 @@ def load_manifest(path: Path = MANIFEST) -> tuple[dict[str, ModelFile], dict[str
     files = {}
     for name, f in raw["files"].items():
         _check_relative("file name", name, path)
-        if len(Path(name).parts) != 1:
-            raise DownloadError(f"{path}: file name {name!r} has folders in it; put them in 'folder'")
+        if len(Path(name).parts) > 2:  # "file", or "model folder/file" for a model that is a folder
+            raise DownloadError(
+                f"{path}: file name {name!r} has more than a model folder in it; put the rest in 'folder'"
+            )
         _check_relative(f"folder of {name}", f["folder"], path)
         files[name] = ModelFile(
             name, f["folder"], tuple(f["hf"]) if f.get("hf") else None, tuple(f["ms"]) if f.get("ms") else None,
@@ -225,7 +228,7 @@ def download(
             return target
         if not force:
             raise DownloadError(f"{target} exists and differs ({problem}); move it away or pass --force")
-    staging = target.parent / STAGING / model.name
+    staging = target.parent / STAGING / target.name
     staged = _with_retries(lambda: hub.fetch(repo, file, revision, staging), retries, backoff_s, model.name)
     problem, sha256 = mismatch(model, remote, staged, log)
     if problem is not None:

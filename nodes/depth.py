@@ -74,8 +74,8 @@ class FluxKitDepthAnythingLoader(io.ComfyNode):
                     "model_folder",
                     options=model_folders(),
                     tooltip="Folder in models/depth_anything with config.json, model.safetensors and "
-                    "preprocessor_config.json (`hf download depth-anything/Depth-Anything-V2-Large-hf "
-                    "--local-dir models/depth_anything/Depth-Anything-V2-Large-hf`).",
+                    "preprocessor_config.json (`python -m fluxkit_tools.download depth-anything-v2` fetches "
+                    "depth-anything/Depth-Anything-V2-Large-hf there).",
                 ),  # fmt: skip
             ],
             outputs=[DepthModelType.Output(display_name="DEPTH_MODEL")],

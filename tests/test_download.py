@@ -290,12 +290,34 @@ def test_cli_preset_downloads_every_file(hub, tmp_path):
     assert (tmp_path / "m" / "loras" / "B.safetensors").read_bytes() == PAYLOAD
 
 
+def test_a_model_folder_preset_lands_in_its_folder(hub, tmp_path):
+    manifest = tmp_path / "models.json"
+    entry = {
+        "folder": "depth_anything",
+        "hf": ["org/repo", "weights.safetensors"],
+        "ms": None,
+        "size_mb": None,
+    }
+    names = ["Depth-X/config.json", "Depth-X/model.safetensors"]
+    manifest.write_text(json.dumps({"files": dict.fromkeys(names, entry), "presets": {"p": names}}))
+    assert dl.main(["p", "--models", str(tmp_path / "m"), "--manifest", str(manifest)]) == 0
+    folder = tmp_path / "m" / "depth_anything" / "Depth-X"
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]  # no staging left
+    assert (folder / "config.json").read_bytes() == PAYLOAD
+    manifest.write_text(json.dumps({"files": {"a/b/c.json": entry}, "presets": {"p": ["a/b/c.json"]}}))
+    with pytest.raises(dl.DownloadError, match="more than a model folder"):
+        dl.load_manifest(manifest)
+
+
 def test_manifest_covers_every_workflow_file():
     files, presets = dl.load_manifest()
     for name, folder in model_files.FOLDERS.items():
         assert files[name].folder == folder, name
     assert all((f.size_mb is None or f.size_mb > 0) and f.hf is not None for f in files.values())
-    assert [n for n, f in files.items() if f.size_mb is None] == ["Qwen2vl-Flux-ControlNet.safetensors"]
+    assert [n for n, f in files.items() if f.size_mb is None] == [
+        "Qwen2vl-Flux-ControlNet.safetensors", "Depth-Anything-V2-Large-hf/config.json",
+        "Depth-Anything-V2-Large-hf/preprocessor_config.json",
+    ]  # fmt: skip
     assert set(presets["inpainting-turbo"]) >= {
         model_files.FLUX_DEV, model_files.FLUX_VAE, model_files.T5XXL, model_files.CLIP_L,
         model_files.INPAINT_CN_BETA, model_files.TURBO_LORA,

@@ -32,8 +32,8 @@ MODELS (besides the Qwen2VL-Flux ones: `python -m fluxkit_tools.download qwen2vl
 SETTINGS (the reference's): strengths depth 0.2, line 0.4; img2img from the reference at denoise {denoise}, 28 euler
 steps, guidance 3.5, no CFG.{inpaint}"""
 DEPTH_LINE = """
-- depth_anything/{folder}/: `hf download depth-anything/Depth-Anything-V2-Large-hf --local-dir
-  models/depth_anything/{folder}` (vitl, as Qwen2VL-Flux)."""
+- depth_anything/{folder}/: depth-anything/Depth-Anything-V2-Large-hf (vitl, as Qwen2VL-Flux; in the
+  qwen2vl-controlnet preset, or alone: `python -m fluxkit_tools.download depth-anything-v2`)."""
 INPAINT_LINE = """
 INPAINTING follows the reference: the union ControlNet with both maps of the crop (not the alimama inpainting
 ControlNet), the mask's area re-noised from denoise 0.8; FluxKit's crop → stitch keeps every pixel outside the mask."""
