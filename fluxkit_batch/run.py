@@ -32,6 +32,8 @@ async def run_batch(
 ) -> int:
     """Run every unfinished item of `inputs` with `api` (+ `common` overrides) on `workers`; returns how many are
     still unfinished (0 = all done)."""
+    if slots < 1 or not workers:
+        raise ValueError(f"a batch needs at least one server and one item in flight per server (got {slots})")
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(out_dir / "manifest.json")
     manifest.lock()

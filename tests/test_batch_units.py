@@ -105,3 +105,10 @@ def test_dispatch_moves_an_item_a_bounded_number_of_times():
     failed = asyncio.run(dispatch([flaky], items, run, progress, probe_s=0.01, max_moves=2))
     assert failed == ["k0"] and progress.stream.getvalue().count("went away") == 2
     assert "moved 2×, giving up" in progress.stream.getvalue()
+
+
+def test_a_batch_without_a_slot_is_refused_not_hung(tmp_path):
+    from fluxkit_batch.run import run_batch
+
+    with pytest.raises(ValueError, match="at least one server and one item in flight"):
+        asyncio.run(run_batch([Worker("a")], {}, tmp_path, tmp_path / "out", {}, slots=0))

@@ -93,7 +93,8 @@ def test_batch_survives_server_kill_and_restart(comfyui_path, thin_models, thin_
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and not client.Manifest(out / "manifest.json").done:
         time.sleep(0.1)
-    server.stop()  # killed mid-batch
+    server.proc.kill()  # killed mid-batch (SIGKILL: a SIGTERMed ComfyUI may still finish what it holds)
+    server.stop()
     worker.join(timeout=120)
     done_before = set(client.Manifest(out / "manifest.json").done)
     assert 1 <= len(done_before) < 4 and unfinished["first"] == 4 - len(done_before)
