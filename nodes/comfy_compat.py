@@ -16,6 +16,7 @@ docs/COMPAT.md lists every ComfyUI API FluxKit uses and how each release differs
 from __future__ import annotations
 
 import comfy.model_patcher
+import torch
 
 from ..flux_core.errors import FluxKitError
 
@@ -68,3 +69,13 @@ def flux1_config(model, where: str) -> dict:
                 f"expected FLUX.1 ({key}={expected!r}). FluxKit's FLUX nodes work with FLUX.1-dev/schnell models"
             )
     return cfg
+
+
+class ManagedModule(torch.nn.Module):
+    """What a ModelPatcher manages for a transformers model: the model as its one child, named `child`.
+    ModelPatcher writes bookkeeping attributes (`device`, `model_loaded_weight_memory`, …) onto the module it holds,
+    and transformers' PreTrainedModel has a read-only `device` property, so it cannot be held directly."""
+
+    def __init__(self, model: torch.nn.Module, child: str):
+        super().__init__()
+        self.add_module(child, model)

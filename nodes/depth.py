@@ -4,31 +4,21 @@ post-processing (Qwen2VL-Flux's). Line maps: any preprocessor pack's, or core's 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import comfy.model_management as mm
 import comfy.model_patcher
-import folder_paths
 import torch
 from comfy_api.latest import io
 
 from ..flux_core.depth_anything import estimate_depth, load_depth_anything
 from ..flux_core.errors import FluxKitError
 from . import comfy_types as t
-from .paths import DEPTH_FOLDER
+from .comfy_compat import ManagedModule
+from .paths import DEPTH_FOLDER, config_folders, find_config_folder
 
 CATEGORY = "FluxKit/controlnet"
 DepthModelType = io.Custom("FLUXKIT_DEPTH_ANYTHING")
-
-
-class ManagedModule(torch.nn.Module):
-    """transformers' model as the one child of what the ModelPatcher holds (PreTrainedModel's `device` property is
-    read-only, and the patcher writes bookkeeping attributes onto its module)."""
-
-    def __init__(self, model: torch.nn.Module):
-        super().__init__()
-        self.depth = model
 
 
 @dataclass(frozen=True)
@@ -39,23 +29,13 @@ class LoadedDepthModel:
     path: str
 
 
-def model_folders() -> list[str]:
-    out = []
-    for root in folder_paths.get_folder_paths(DEPTH_FOLDER):
-        if os.path.isdir(root):
-            out += [
-                d for d in sorted(os.listdir(root)) if os.path.isfile(os.path.join(root, d, "config.json"))
-            ]
-    return out
-
-
 def find_model_folder(name: str) -> str:
-    for root in folder_paths.get_folder_paths(DEPTH_FOLDER):
-        if os.path.isfile(os.path.join(root, name, "config.json")):
-            return os.path.join(root, name)
-    raise FluxKitError(
-        f"FluxKit Depth Anything V2 Loader: no folder {name!r} with a config.json in models/{DEPTH_FOLDER}"
-    )
+    path = find_config_folder(DEPTH_FOLDER, name)
+    if path is None:
+        raise FluxKitError(
+            f"FluxKit Depth Anything V2 Loader: no folder {name!r} with a config.json in models/{DEPTH_FOLDER}"
+        )
+    return path
 
 
 class FluxKitDepthAnythingLoader(io.ComfyNode):
@@ -72,7 +52,7 @@ class FluxKitDepthAnythingLoader(io.ComfyNode):
             inputs=[
                 io.Combo.Input(
                     "model_folder",
-                    options=model_folders(),
+                    options=config_folders(DEPTH_FOLDER),
                     tooltip="Folder in models/depth_anything with config.json, model.safetensors and "
                     "preprocessor_config.json (`python -m fluxkit_tools.download depth-anything-v2` fetches "
                     "depth-anything/Depth-Anything-V2-Large-hf there).",
@@ -90,7 +70,7 @@ class FluxKitDepthAnythingLoader(io.ComfyNode):
         except FluxKitError as e:
             raise FluxKitError(f"FluxKit Depth Anything V2 Loader: {e}") from e
         patcher = comfy.model_patcher.ModelPatcher(
-            ManagedModule(model), load_device=mm.get_torch_device(), offload_device=offload
+            ManagedModule(model, "depth"), load_device=mm.get_torch_device(), offload_device=offload
         )
         return io.NodeOutput(LoadedDepthModel(model, processor, patcher, path))
 

@@ -48,4 +48,23 @@ def first_folder(name: str) -> str:
     return path
 
 
+def config_folders(name: str) -> list[str]:
+    """Sub-folders of the `name` model folders that hold a config.json (models in the Hugging Face layout)."""
+    out = []
+    for root in folder_paths.get_folder_paths(name):
+        if os.path.isdir(root):
+            out += [
+                d for d in sorted(os.listdir(root)) if os.path.isfile(os.path.join(root, d, "config.json"))
+            ]
+    return out
+
+
+def find_config_folder(name: str, folder: str) -> str | None:
+    """The path of `folder` (holding a config.json) under the `name` model folders, or None."""
+    for root in folder_paths.get_folder_paths(name):
+        if os.path.isfile(os.path.join(root, folder, "config.json")):
+            return os.path.join(root, folder)
+    return None
+
+
 register_model_folders()  # the one call: every node module that lists these folders imports this module

@@ -7,7 +7,6 @@ with a prompt, T5 tokens go through the T5 embedder and are appended. See flux_c
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 
 import comfy.model_management as mm
@@ -21,8 +20,8 @@ from ..flux_core.qwen2vl_encoder import Qwen2VL, image_token_states, load_qwen2v
 from ..flux_core.qwen_connector import assemble_context, griddot_weights, load_connector, load_t5_embedder
 from . import comfy_types as t
 from .choices import Choice, Choices
-from .comfy_compat import flux1_config
-from .paths import QWEN2VL_FLUX_FOLDER, QWEN2VL_FOLDER
+from .comfy_compat import ManagedModule, flux1_config
+from .paths import QWEN2VL_FLUX_FOLDER, QWEN2VL_FOLDER, config_folders, find_config_folder
 
 log = logging.getLogger(__name__)
 CATEGORY = "FluxKit/qwen2vl"
@@ -36,16 +35,6 @@ NO_T5 = Choices(  # the fixed choice ahead of the file list of t5_embedder_name
 )
 Qwen2VLType = io.Custom("FLUXKIT_QWEN2VL")
 ConnectorType = io.Custom("FLUXKIT_QWEN2VL_CONNECTOR")
-
-
-class ManagedModule(torch.nn.Module):
-    """What the ModelPatcher manages: transformers' model as its one child. ModelPatcher writes bookkeeping
-    attributes (`device`, `model_loaded_weight_memory`, …) onto the module it holds, and transformers'
-    PreTrainedModel has a read-only `device` property, so it cannot be held directly."""
-
-    def __init__(self, model: torch.nn.Module):
-        super().__init__()
-        self.qwen = model
 
 
 @dataclass(frozen=True)
@@ -66,23 +55,16 @@ class Connector:
 
 def model_folders() -> list[str]:
     """Sub-folders of models/qwen2vl that hold a config.json."""
-    out = []
-    for root in folder_paths.get_folder_paths(QWEN_FOLDER):
-        if os.path.isdir(root):
-            out += [
-                d for d in sorted(os.listdir(root)) if os.path.isfile(os.path.join(root, d, "config.json"))
-            ]
-    return out
+    return config_folders(QWEN_FOLDER)
 
 
 def find_model_folder(name: str) -> str:
-    for root in folder_paths.get_folder_paths(QWEN_FOLDER):
-        path = os.path.join(root, name)
-        if os.path.isfile(os.path.join(path, "config.json")):
-            return path
-    raise FluxKitError(
-        f"FluxKit Qwen2-VL Loader: no model folder {name!r} with a config.json in models/{QWEN_FOLDER}"
-    )
+    path = find_config_folder(QWEN_FOLDER, name)
+    if path is None:
+        raise FluxKitError(
+            f"FluxKit Qwen2-VL Loader: no model folder {name!r} with a config.json in models/{QWEN_FOLDER}"
+        )
+    return path
 
 
 class FluxKitQwen2VLLoader(io.ComfyNode):
@@ -120,7 +102,7 @@ class FluxKitQwen2VLLoader(io.ComfyNode):
         offload = mm.unet_offload_device()
         qwen = load_qwen2vl(path, DTYPES[dtype], device=offload)
         patcher = comfy.model_patcher.ModelPatcher(
-            ManagedModule(qwen.model), load_device=mm.get_torch_device(), offload_device=offload
+            ManagedModule(qwen.model, "qwen"), load_device=mm.get_torch_device(), offload_device=offload
         )
         return io.NodeOutput(LoadedQwen2VL(qwen, patcher))
 
