@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import gc
+import json
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -17,6 +21,7 @@ if str(TESTS_DIR) not in sys.path:
 import comfy_harness  # noqa: E402
 
 _COMFY_STATE: dict = {"ran": 0, "skipped": 0}
+_SESSION_SERVERS: list = []  # the session-scoped ComfyUI server, once started (for the per-module memory release)
 
 
 NO_COMFYUI = "no ComfyUI checkout: set COMFYUI_PATH or put one at ~/ComfyUI (see README, 'Tests')"
@@ -97,4 +102,42 @@ def comfy_server(comfyui_path, thin_models, tmp_path_factory):
     demo_image(base / "input" / "fluxkit_e2e.png", *E2E_SIZE)
     demo_image(base / "input" / "fluxkit_other_size.png", 96, 64)
     with ComfyServer(comfyui_path, base) as server:
+        _SESSION_SERVERS.append(server)
         yield server
+        _SESSION_SERVERS.remove(server)
+
+
+def _malloc_trim() -> None:
+    """Hand freed heap pages back to the OS (glibc keeps them otherwise); a no-op where libc has no malloc_trim."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _release_models_after_each_module():
+    """After each test module: unload the models the in-process ComfyUI and the session server hold.
+
+    Both keep every model they loaded (ComfyUI's node cache, model management's loaded list): a 1 GB thin FLUX
+    plus ControlNets each, module after module. The suite's peak memory (one in-process ComfyUI + one server + a
+    test's own copies of weights) was ~20 GB of a 24 GB CI machine and got the suite OOM-killed; releasing between
+    modules keeps it near what a single module needs. The server is asked through ComfyUI's own `POST /free`.
+    """
+    yield
+    for server in _SESSION_SERVERS:
+        if server.proc is not None and server.proc.poll() is None:
+            body = json.dumps({"unload_models": True, "free_memory": True}).encode()
+            request = urllib.request.Request(
+                f"{server.url}/free", data=body, headers={"Content-Type": "application/json"}
+            )
+            with urllib.request.urlopen(request, timeout=30) as response:
+                assert response.status == 200, response.status
+    mm = sys.modules.get("comfy.model_management")
+    if mm is not None:
+        mm.unload_all_models()
+        gc.collect()
+        mm.soft_empty_cache()
+    else:
+        gc.collect()
+    _malloc_trim()
