@@ -133,11 +133,10 @@ def _release_models_after_each_module():
             )
             with urllib.request.urlopen(request, timeout=30) as response:
                 assert response.status == 200, response.status
-    mm = sys.modules.get("comfy.model_management")
+    mm = sys.modules.get("comfy.model_management")  # only once a test booted ComfyUI in-process
     if mm is not None:
         mm.unload_all_models()
-        gc.collect()
+    gc.collect()
+    if mm is not None:
         mm.soft_empty_cache()
-    else:
-        gc.collect()
     _malloc_trim()
