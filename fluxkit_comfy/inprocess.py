@@ -45,7 +45,7 @@ def boot(path: Path) -> types.SimpleNamespace:
     if loaded is not None and not str(getattr(loaded, "__file__", "")).startswith(str(path)):
         raise RuntimeError(
             f"`nodes` is already imported from {loaded.__file__}; import FluxKit's node modules only through the "
-            "`comfy` fixture (the pack is loaded as a package, ComfyUI owns the top-level name `nodes`)"
+            "`live_comfy` fixture (the pack is loaded as a package, ComfyUI owns the top-level name `nodes`)"
         )
     if str(path) in sys.path:
         sys.path.remove(str(path))

@@ -22,8 +22,14 @@ from ..flux_core.errors import FluxKitError
 
 
 def core_model_patcher():
-    """The class core wraps its own ControlNets in (CoreModelPatcher where it exists, else ModelPatcher)."""
-    return getattr(comfy.model_patcher, "CoreModelPatcher", comfy.model_patcher.ModelPatcher)
+    """The class core wraps its own ControlNets in (CoreModelPatcher where it exists, else ModelPatcher).
+
+    Read at every call, never cached: main.py rebinds it when dynamic VRAM comes up. Written as try/except
+    AttributeError, the idiom static compatibility scanners (comfy-import-guard) read as a guarded reference."""
+    try:
+        return comfy.model_patcher.CoreModelPatcher  # 0.4+
+    except AttributeError:  # 0.3.x
+        return comfy.model_patcher.ModelPatcher
 
 
 def logical_shapes(module) -> dict[str, tuple[int, ...]]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import gc
 import json
+import os
 import sys
+import threading
 import urllib.request
 from pathlib import Path
 
@@ -27,23 +30,31 @@ _SESSION_SERVERS: list = []  # the session-scoped ComfyUI server, once started (
 NO_COMFYUI = "no ComfyUI checkout: set COMFYUI_PATH or put one at ~/ComfyUI (see README, 'Tests')"
 
 
+def prerequisite_missing(reason: str) -> None:
+    """A checkout the integration tests need is absent: skip with the reason, but fail in CI (CI=true), where a
+    green run must mean the integration tests ran (scripts/test.sh fetches the pinned checkouts first)."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true and {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def comfyui_path() -> Path:
-    """The ComfyUI checkout to test against; skips the test (with the reason) when none is found."""
+    """The ComfyUI checkout to test against; skips the test (with the reason) when none is found (fails in CI)."""
     path = comfy_harness.find_comfyui()
     if path is None:
-        pytest.skip(NO_COMFYUI)
+        prerequisite_missing(NO_COMFYUI)
     return path
 
 
 @pytest.fixture(scope="session")
-def comfy(comfyui_path):
+def live_comfy(comfyui_path):
     """A real ComfyUI booted in-process on the CPU with FluxKit loaded; skips the test when none is found."""
     return comfy_harness.boot(comfyui_path)
 
 
 def pytest_runtest_logreport(report):
-    if report.when == "call" and "comfy" in getattr(
+    if report.when == "call" and "live_comfy" in getattr(
         report, "fixturenames", ()
     ):  # pragma: no cover - reporting
         _COMFY_STATE["ran"] += 1
@@ -105,6 +116,34 @@ def comfy_server(comfyui_path, thin_models, tmp_path_factory):
         _SESSION_SERVERS.append(server)
         yield server
         _SESSION_SERVERS.remove(server)
+
+
+PROXY_TOKEN = "proxy-test-token-0123456789"
+
+
+@pytest.fixture(scope="session")
+def proxy_url(comfy_server):
+    """FluxKit's token proxy (token PROXY_TOKEN) in front of the session ComfyUI server, on its own event loop in a
+    thread; its base URL."""
+    from fluxkit_comfy.server import free_port
+    from fluxkit_tools import proxy
+
+    loop, port, ready = asyncio.new_event_loop(), free_port(), threading.Event()
+    runner = {}
+
+    def run():
+        asyncio.set_event_loop(loop)
+        runner["r"] = loop.run_until_complete(proxy.start(comfy_server.url, PROXY_TOKEN, port))
+        ready.set()
+        loop.run_forever()
+        loop.run_until_complete(runner["r"].cleanup())
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert ready.wait(30), "proxy did not start"
+    yield f"http://127.0.0.1:{port}"
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(30)
 
 
 def _malloc_trim() -> None:

@@ -9,48 +9,23 @@ Skipped, with the reason, without ComfyUI, Chromium or the `playwright` package 
 
 from __future__ import annotations
 
-import asyncio
 import re
-import threading
 import urllib.error
 import urllib.request
 from urllib.parse import quote
 
 import pytest
+from conftest import PROXY_TOKEN as TOKEN
 from test_browser_comfyui import ARTIFACTS, CHROMIUM_ARGS, _chromium
 
-from fluxkit_comfy.server import free_port
-from fluxkit_tools import proxy
 from fluxkit_workflows import model_files
 from fluxkit_workflows.graph import Graph
 from fluxkit_workflows.schemas import load_schemas
 
 pytestmark = pytest.mark.comfyui
-TOKEN = "browser-test-token-0123456789"
 SAVED_AS = "fluxkit proxy check"
 SAVED_PATH = "/api/userdata/workflows%2F" + quote(SAVED_AS) + ".json"  # as the frontend sends it
 SIZE = 64  # pixels: a 2-step run on the thin set takes seconds on a CPU
-
-
-@pytest.fixture(scope="module")
-def proxy_url(comfy_server):
-    """The token proxy in front of the test ComfyUI, on its own event loop in a thread."""
-    loop, port, ready = asyncio.new_event_loop(), free_port(), threading.Event()
-    runner = {}
-
-    def run():
-        asyncio.set_event_loop(loop)
-        runner["r"] = loop.run_until_complete(proxy.start(comfy_server.url, TOKEN, port))
-        ready.set()
-        loop.run_forever()
-        loop.run_until_complete(runner["r"].cleanup())
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    assert ready.wait(30), "proxy did not start"
-    yield f"http://127.0.0.1:{port}"
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(30)
 
 
 def thin_workflow() -> dict:

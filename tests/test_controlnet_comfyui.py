@@ -18,7 +18,7 @@ STEPS = 3
 
 
 @pytest.fixture(scope="module")
-def setup(comfy, thin_models):
+def setup(live_comfy, thin_models):
     import comfy.sd
     import comfy.utils
     import folder_paths
@@ -41,9 +41,9 @@ def conditioning(seed: int, tokens: int = 8):
     return [[emb, {"pooled_output": torch.randn(1, 768, generator=g), "guidance": 3.5}]]
 
 
-def sample(comfy, model, positive, negative, latent_hw, cfg=1.0, seed=7):
+def sample(live_comfy, model, positive, negative, latent_hw, cfg=1.0, seed=7):
     latent = {"samples": torch.zeros(1, 16, *latent_hw)}
-    return comfy.nodes.common_ksampler(
+    return live_comfy.nodes.common_ksampler(
         model, seed, STEPS, cfg, "euler", "simple", positive, negative, latent
     )[0]["samples"]
 
@@ -52,43 +52,48 @@ def rel_err(a, b):
     return ((a - b).abs().max() / a.abs().max()).item()
 
 
-def core_apply(comfy, pos, neg, cn, vae, image, mask, strength, start=0.0, end=1.0):
-    return comfy.run(
+def core_apply(live_comfy, pos, neg, cn, vae, image, mask, strength, start=0.0, end=1.0):
+    return live_comfy.run(
         "ControlNetInpaintingAliMamaApply", positive=pos, negative=neg, control_net=cn, vae=vae, image=image,
         mask=mask, strength=strength, start_percent=start, end_percent=end,
     )  # fmt: skip
 
 
-def fluxkit_apply(comfy, pos, neg, cn, vae, image, mask, strength, start=0.0, end=1.0):
-    node = comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintControlNetApply"]
+def fluxkit_apply(live_comfy, pos, neg, cn, vae, image, mask, strength, start=0.0, end=1.0):
+    node = live_comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintControlNetApply"]
     return node.execute(pos, neg, cn, vae, image, mask, strength, start, end).result
 
 
-def test_nodes_registered_with_tooltips(comfy):
+def test_nodes_registered_with_tooltips(live_comfy):
     for node_id in ("FluxKitInpaintControlNetLoader", "FluxKitInpaintControlNetApply"):
-        assert node_id in comfy.fluxkit_ids
-        schema = comfy.nodes.NODE_CLASS_MAPPINGS[node_id].GET_SCHEMA()
+        assert node_id in live_comfy.fluxkit_ids
+        schema = live_comfy.nodes.NODE_CLASS_MAPPINGS[node_id].GET_SCHEMA()
         assert schema.category.startswith("FluxKit/") and schema.description
         assert all(i.tooltip for i in schema.inputs), [i.id for i in schema.inputs if not i.tooltip]
 
 
-def test_sampled_latent_matches_core_and_depends_on_control(comfy, setup):
+def test_sampled_latent_matches_core_and_depends_on_control(live_comfy, setup):
     pos, neg = conditioning(1), conditioning(2)
     g = torch.Generator().manual_seed(3)
     image = torch.rand(1, 128, 128, 3, generator=g)
     mask = torch.zeros(1, 128, 128)
     mask[:, 32:96, 40:100] = 1.0
-    core_cn = comfy.run("ControlNetLoader", control_net_name=setup["cn_name"])[0]
+    core_cn = live_comfy.run("ControlNetLoader", control_net_name=setup["cn_name"])[0]
     fk_cn = (
-        comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintControlNetLoader"].execute(setup["cn_name"]).result[0]
+        live_comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintControlNetLoader"]
+        .execute(setup["cn_name"])
+        .result[0]
     )
 
     core = sample(
-        comfy, setup["model"], *core_apply(comfy, pos, neg, core_cn, setup["vae"], image, mask, 1.0), (16, 16)
+        live_comfy,
+        setup["model"],
+        *core_apply(live_comfy, pos, neg, core_cn, setup["vae"], image, mask, 1.0),
+        (16, 16),
     )
-    fk_pos, fk_neg = fluxkit_apply(comfy, pos, neg, fk_cn, setup["vae"], image, mask, 1.0)
-    fluxkit = sample(comfy, setup["model"], fk_pos, fk_neg, (16, 16))
-    plain = sample(comfy, setup["model"], pos, neg, (16, 16))
+    fk_pos, fk_neg = fluxkit_apply(live_comfy, pos, neg, fk_cn, setup["vae"], image, mask, 1.0)
+    fluxkit = sample(live_comfy, setup["model"], fk_pos, fk_neg, (16, 16))
+    plain = sample(live_comfy, setup["model"], pos, neg, (16, 16))
 
     assert torch.isfinite(fluxkit).all()
     err, effect = rel_err(core, fluxkit), rel_err(core, plain)
@@ -100,7 +105,7 @@ def test_sampled_latent_matches_core_and_depends_on_control(comfy, setup):
     assert "control" not in pos[0][1]  # inputs not mutated
 
 
-def test_chained_true_cfg_odd_size_matches_core(comfy, setup):
+def test_chained_true_cfg_odd_size_matches_core(live_comfy, setup):
     """Two inpainting controls chained, cfg 2 (both passes), image 120×136 (latent 15×17, padded to 16×18)."""
     pos, neg = conditioning(4), conditioning(5)
     g = torch.Generator().manual_seed(6)
@@ -108,42 +113,53 @@ def test_chained_true_cfg_odd_size_matches_core(comfy, setup):
     m1, m2 = torch.zeros(1, 136, 120), torch.zeros(1, 136, 120)
     m1[:, 10:60, 10:70] = 1.0
     m2[:, 70:130, 50:118] = 1.0
-    core_cn = comfy.run("ControlNetLoader", control_net_name=setup["cn_name"])[0]
+    core_cn = live_comfy.run("ControlNetLoader", control_net_name=setup["cn_name"])[0]
     fk_cn = (
-        comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintControlNetLoader"].execute(setup["cn_name"]).result[0]
+        live_comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintControlNetLoader"]
+        .execute(setup["cn_name"])
+        .result[0]
     )
     vae = setup["vae"]
 
-    c_pos, c_neg = core_apply(comfy, pos, neg, core_cn, vae, image, m1, 0.8)
-    c_pos, c_neg = core_apply(comfy, c_pos, c_neg, core_cn, vae, image, m2, 0.6, 0.0, 0.7)
-    f_pos, f_neg = fluxkit_apply(comfy, pos, neg, fk_cn, vae, image, m1, 0.8)
-    f_pos, f_neg = fluxkit_apply(comfy, f_pos, f_neg, fk_cn, vae, image, m2, 0.6, 0.0, 0.7)
-    core = sample(comfy, setup["model"], c_pos, c_neg, (17, 15), cfg=2.0)
-    fluxkit = sample(comfy, setup["model"], f_pos, f_neg, (17, 15), cfg=2.0)
+    c_pos, c_neg = core_apply(live_comfy, pos, neg, core_cn, vae, image, m1, 0.8)
+    c_pos, c_neg = core_apply(live_comfy, c_pos, c_neg, core_cn, vae, image, m2, 0.6, 0.0, 0.7)
+    f_pos, f_neg = fluxkit_apply(live_comfy, pos, neg, fk_cn, vae, image, m1, 0.8)
+    f_pos, f_neg = fluxkit_apply(live_comfy, f_pos, f_neg, fk_cn, vae, image, m2, 0.6, 0.0, 0.7)
+    core = sample(live_comfy, setup["model"], c_pos, c_neg, (17, 15), cfg=2.0)
+    fluxkit = sample(live_comfy, setup["model"], f_pos, f_neg, (17, 15), cfg=2.0)
     err = rel_err(core, fluxkit)
     print(f"chained, cfg 2, odd size: rel err {err:.2e}")
     assert fluxkit.shape == (1, 16, 17, 15)
     assert err <= 1e-4
 
 
-def test_wrong_control_net_type_is_a_clear_error(comfy, setup):
+def test_wrong_control_net_type_is_a_clear_error(live_comfy, setup):
     from flux_core.errors import FluxKitError
 
-    core_cn = comfy.run("ControlNetLoader", control_net_name=setup["cn_name"])[0]
+    core_cn = live_comfy.run("ControlNetLoader", control_net_name=setup["cn_name"])[0]
     image, mask = torch.rand(1, 64, 64, 3), torch.zeros(1, 64, 64)
     with pytest.raises(FluxKitError, match="FluxKit Inpaint ControlNet Loader"):
-        fluxkit_apply(comfy, conditioning(1), conditioning(2), core_cn, setup["vae"], image, mask, 1.0)
+        fluxkit_apply(live_comfy, conditioning(1), conditioning(2), core_cn, setup["vae"], image, mask, 1.0)
     fk_cn = (
-        comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintControlNetLoader"].execute(setup["cn_name"]).result[0]
+        live_comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintControlNetLoader"]
+        .execute(setup["cn_name"])
+        .result[0]
     )
     with pytest.raises(FluxKitError, match="mask is 32×32"):
         fluxkit_apply(
-            comfy, conditioning(1), conditioning(2), fk_cn, setup["vae"], image, torch.zeros(1, 32, 32), 1.0
+            live_comfy,
+            conditioning(1),
+            conditioning(2),
+            fk_cn,
+            setup["vae"],
+            image,
+            torch.zeros(1, 32, 32),
+            1.0,
         )
 
 
-def test_fp8_storage_halves_linear_bytes_and_changes_output_slightly(comfy, setup):
-    loader = comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintControlNetLoader"]
+def test_fp8_storage_halves_linear_bytes_and_changes_output_slightly(live_comfy, setup):
+    loader = live_comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintControlNetLoader"]
     full = loader.execute(setup["cn_name"]).result[0]
     fp8 = loader.execute(setup["cn_name"], "fp8_e4m3fn").result[0]
 
@@ -163,12 +179,18 @@ def test_fp8_storage_halves_linear_bytes_and_changes_output_slightly(comfy, setu
     image = torch.rand(1, 128, 128, 3, generator=g)
     mask = torch.zeros(1, 128, 128)
     mask[:, 32:96, 40:100] = 1.0
-    base = sample(comfy, setup["model"], pos, neg, (16, 16))
+    base = sample(live_comfy, setup["model"], pos, neg, (16, 16))
     ref = sample(
-        comfy, setup["model"], *fluxkit_apply(comfy, pos, neg, full, setup["vae"], image, mask, 1.0), (16, 16)
+        live_comfy,
+        setup["model"],
+        *fluxkit_apply(live_comfy, pos, neg, full, setup["vae"], image, mask, 1.0),
+        (16, 16),
     )
     low = sample(
-        comfy, setup["model"], *fluxkit_apply(comfy, pos, neg, fp8, setup["vae"], image, mask, 1.0), (16, 16)
+        live_comfy,
+        setup["model"],
+        *fluxkit_apply(live_comfy, pos, neg, fp8, setup["vae"], image, mask, 1.0),
+        (16, 16),
     )
     err, effect = rel_err(ref, low), rel_err(ref, base)
     print(f"fp8 ControlNet: latent rel err {err:.2e} vs the control's own effect {effect:.2e}")

@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.comfyui, pytest.mark.transformers]
 
 
 @pytest.fixture(scope="module")
-def depth_root(comfy, tmp_path_factory):
+def depth_root(live_comfy, tmp_path_factory):
     import folder_paths
 
     root = tmp_path_factory.mktemp("depth_anything")
@@ -46,17 +46,17 @@ def expected_map(folder: str, picture: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("hw", [(600, 700), (96, 130)])
-def test_depth_map_equals_transformers_and_the_reference_post_processing(comfy, depth_root, hw):
+def test_depth_map_equals_transformers_and_the_reference_post_processing(live_comfy, depth_root, hw):
     picture = np.random.default_rng(hw[0]).integers(0, 256, (*hw, 3), dtype=np.uint8)
-    (model,) = comfy.run("FluxKitDepthAnythingLoader", model_folder="tiny-depth-anything-v2")
+    (model,) = live_comfy.run("FluxKitDepthAnythingLoader", model_folder="tiny-depth-anything-v2")
     image = torch.from_numpy(picture).float()[None] / 255
-    (depth,) = comfy.run("FluxKitDepthMap", depth_model=model, image=image, resolution=518)
+    (depth,) = live_comfy.run("FluxKitDepthMap", depth_model=model, image=image, resolution=518)
     assert depth.shape == (1, *hw, 3) and torch.equal(image, torch.from_numpy(picture).float()[None] / 255)
     want = expected_map(str(depth_root / "tiny-depth-anything-v2"), picture)
     assert np.array_equal(depth[0].numpy(), want)
     assert depth.min() == 0 and depth.max() == 1  # normalised per picture
 
 
-def test_a_folder_that_is_not_depth_anything_is_an_error(comfy, depth_root):
+def test_a_folder_that_is_not_depth_anything_is_an_error(live_comfy, depth_root):
     with pytest.raises(FluxKitError, match="model_type 'qwen2_vl', not 'depth_anything'"):
-        comfy.run("FluxKitDepthAnythingLoader", model_folder="not-depth")
+        live_comfy.run("FluxKitDepthAnythingLoader", model_folder="not-depth")

@@ -3,8 +3,9 @@ linked into the same real ComfyUI) on a thin FLUX written as GGUF (Q8_0, Q4_0) a
 with weight_dtype fp8_e4m3fn. The LoRA against core's LoraLoaderModelOnly, the inpainting ControlNet against core's
 alimama nodes, each on the same model.
 
-Where the GGUF pack is absent ($COMFYUI_GGUF_PATH or ~/ComfyUI-GGUF, a checkout of city96/ComfyUI-GGUF) or the
-`gguf` package is missing, these tests skip with the reason.
+Where the GGUF pack is absent ($COMFYUI_GGUF_PATH or ~/ComfyUI-GGUF, a checkout of city96/ComfyUI-GGUF; scripts/test.sh
+clones the pinned commit when neither exists) or the `gguf` package is missing, these tests skip with the reason,
+and fail in CI.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import prerequisite_missing
 
 pytestmark = pytest.mark.comfyui
 STRENGTH = 3.0  # the thin rank-4 LoRA at 1.0 moves a 2-step latent by only ~0.4 %
@@ -28,17 +30,19 @@ def _gguf_pack() -> Path | None:
 
 
 @pytest.fixture(scope="module")
-def gguf_env(comfy, thin_models, tmp_path_factory):
+def gguf_env(live_comfy, thin_models, tmp_path_factory):
     pytest.importorskip("gguf", reason="pip install gguf (city96/ComfyUI-GGUF needs it)")
     pack = _gguf_pack()
-    if pack is None:
-        pytest.skip("no city96/ComfyUI-GGUF checkout: set COMFYUI_GGUF_PATH or put one at ~/ComfyUI-GGUF")
+    if pack is None:  # scripts/test.sh clones the pinned commit when none is found
+        prerequisite_missing(
+            "no city96/ComfyUI-GGUF checkout: set COMFYUI_GGUF_PATH or put one at ~/ComfyUI-GGUF"
+        )
     import folder_paths
 
     from fluxkit_testmodels.thin_gguf import write_flux_gguf
 
-    if "UnetLoaderGGUF" not in comfy.nodes.NODE_CLASS_MAPPINGS:
-        assert asyncio.run(comfy.nodes.load_custom_node(str(pack))), f"ComfyUI failed to load {pack}"
+    if "UnetLoaderGGUF" not in live_comfy.nodes.NODE_CLASS_MAPPINGS:
+        assert asyncio.run(live_comfy.nodes.load_custom_node(str(pack))), f"ComfyUI failed to load {pack}"
     cache = Path(os.path.dirname(thin_models["flux"]))
     files = {}
     for qtype in ("Q8_0", "Q4_0"):
@@ -61,11 +65,11 @@ def conditioning(seed: int = 1):
     ]
 
 
-def sample(comfy, model, steps: int = 2):
+def sample(live_comfy, model, steps: int = 2):
     latent = {"samples": torch.zeros(1, 16, 16, 16)}
     cond = conditioning()
     with torch.inference_mode():  # as ComfyUI's executor runs nodes (fp8 weight patching needs it)
-        out = comfy.nodes.common_ksampler(model, 5, steps, 1.0, "euler", "simple", cond, cond, latent)
+        out = live_comfy.nodes.common_ksampler(model, 5, steps, 1.0, "euler", "simple", cond, cond, latent)
     return out[0]["samples"]
 
 
@@ -74,7 +78,7 @@ def rel(a, b):
 
 
 @pytest.fixture(scope="module")
-def fp8_env(comfy, thin_models):
+def fp8_env(live_comfy, thin_models):
     import folder_paths
 
     folder_paths.add_model_folder_path("diffusion_models", os.path.dirname(thin_models["flux"]))
@@ -82,15 +86,16 @@ def fp8_env(comfy, thin_models):
     return {"unet": os.path.basename(thin_models["flux"]), "lora": os.path.basename(thin_models["lora"])}
 
 
-def lora_parity(comfy, model, lora: str, label: str):
-    out = comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitLoraLoader"].execute(model, lora, STRENGTH)
+def lora_parity(live_comfy, model, lora: str, label: str):
+    out = live_comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitLoraLoader"].execute(model, lora, STRENGTH)
     report = out.ui.as_dict()["text"][0]
     assert "NOT applied" not in report, report
-    ours = sample(comfy, out.result[0])
+    ours = sample(live_comfy, out.result[0])
     core = sample(
-        comfy, comfy.run("LoraLoaderModelOnly", model=model, lora_name=lora, strength_model=STRENGTH)[0]
+        live_comfy,
+        live_comfy.run("LoraLoaderModelOnly", model=model, lora_name=lora, strength_model=STRENGTH)[0],
     )
-    plain = sample(comfy, model)
+    plain = sample(live_comfy, model)
     err, effect = rel(ours, core), rel(plain, core)
     print(f"{label}: FluxKit LoRA vs core LoRA rel err {err:.2e}; LoRA effect {effect:.2e}")
     assert torch.isfinite(ours).all()
@@ -99,20 +104,20 @@ def lora_parity(comfy, model, lora: str, label: str):
 
 
 @pytest.mark.parametrize("qtype", ["Q8_0", "Q4_0"])
-def test_lora_on_gguf_model_equals_core_lora_loader(comfy, gguf_env, qtype):
-    model = comfy.run("UnetLoaderGGUF", unet_name=gguf_env["files"][qtype])[0]
+def test_lora_on_gguf_model_equals_core_lora_loader(live_comfy, gguf_env, qtype):
+    model = live_comfy.run("UnetLoaderGGUF", unet_name=gguf_env["files"][qtype])[0]
     qkv = model.model.diffusion_model.double_blocks[0].img_attn.qkv.weight
     assert getattr(qkv, "tensor_type", None) is not None  # really quantized storage
-    lora_parity(comfy, model, gguf_env["lora"], f"GGUF {qtype}")
+    lora_parity(live_comfy, model, gguf_env["lora"], f"GGUF {qtype}")
 
 
-def test_lora_on_fp8_model_equals_core_lora_loader(comfy, fp8_env):
-    model = comfy.run("UNETLoader", unet_name=fp8_env["unet"], weight_dtype="fp8_e4m3fn")[0]
+def test_lora_on_fp8_model_equals_core_lora_loader(live_comfy, fp8_env):
+    model = live_comfy.run("UNETLoader", unet_name=fp8_env["unet"], weight_dtype="fp8_e4m3fn")[0]
     assert model.model.diffusion_model.double_blocks[0].img_attn.qkv.weight.dtype == torch.float8_e4m3fn
-    lora_parity(comfy, model, fp8_env["lora"], "fp8_e4m3fn")
+    lora_parity(live_comfy, model, fp8_env["lora"], "fp8_e4m3fn")
 
 
-def _cn_parity(comfy, model, thin_models, label: str):
+def _cn_parity(live_comfy, model, thin_models, label: str):
     import comfy.sd as sd
     import comfy.utils as utils
     import folder_paths
@@ -126,15 +131,17 @@ def _cn_parity(comfy, model, thin_models, label: str):
     cond = conditioning()
     args = dict(positive=cond, negative=cond, vae=vae, image=image, mask=mask, strength=1.0, start_percent=0.0,
                 end_percent=1.0)  # fmt: skip
-    fluxkit_cn = comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintControlNetLoader"].execute(name).result[0]
-    fk = comfy.run("FluxKitInpaintControlNetApply", control_net=fluxkit_cn, **args)
-    core = comfy.run("ControlNetInpaintingAliMamaApply", control_net=comfy.run("ControlNetLoader", control_net_name=name)[0],
+    fluxkit_cn = (
+        live_comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintControlNetLoader"].execute(name).result[0]
+    )
+    fk = live_comfy.run("FluxKitInpaintControlNetApply", control_net=fluxkit_cn, **args)
+    core = live_comfy.run("ControlNetInpaintingAliMamaApply", control_net=live_comfy.run("ControlNetLoader", control_net_name=name)[0],
                      **args)  # fmt: skip
 
     def run(pos, neg):
         latent = {"samples": torch.zeros(1, 16, 16, 16)}
         with torch.inference_mode():
-            return comfy.nodes.common_ksampler(model, 5, 2, 1.0, "euler", "simple", pos, neg, latent)[0][
+            return live_comfy.nodes.common_ksampler(model, 5, 2, 1.0, "euler", "simple", pos, neg, latent)[0][
                 "samples"
             ]
 
@@ -144,11 +151,11 @@ def _cn_parity(comfy, model, thin_models, label: str):
     assert err <= 1e-4 and effect > 1e-2
 
 
-def test_controlnet_on_gguf_model_equals_core(comfy, gguf_env, thin_models):
-    model = comfy.run("UnetLoaderGGUF", unet_name=gguf_env["files"]["Q8_0"])[0]
-    _cn_parity(comfy, model, thin_models, "GGUF Q8_0")
+def test_controlnet_on_gguf_model_equals_core(live_comfy, gguf_env, thin_models):
+    model = live_comfy.run("UnetLoaderGGUF", unet_name=gguf_env["files"]["Q8_0"])[0]
+    _cn_parity(live_comfy, model, thin_models, "GGUF Q8_0")
 
 
-def test_controlnet_on_fp8_model_equals_core(comfy, fp8_env, thin_models):
-    model = comfy.run("UNETLoader", unet_name=fp8_env["unet"], weight_dtype="fp8_e4m3fn")[0]
-    _cn_parity(comfy, model, thin_models, "fp8_e4m3fn")
+def test_controlnet_on_fp8_model_equals_core(live_comfy, fp8_env, thin_models):
+    model = live_comfy.run("UNETLoader", unet_name=fp8_env["unet"], weight_dtype="fp8_e4m3fn")[0]
+    _cn_parity(live_comfy, model, thin_models, "fp8_e4m3fn")

@@ -8,11 +8,11 @@ import torch
 pytestmark = pytest.mark.comfyui
 
 
-def test_crop_vae_stitch_keeps_outside_pixels(comfy, thin_models):
-    sd, utils = comfy.import_module("comfy.sd"), comfy.import_module("comfy.utils")
+def test_crop_vae_stitch_keeps_outside_pixels(live_comfy, thin_models):
+    sd, utils = live_comfy.import_module("comfy.sd"), live_comfy.import_module("comfy.utils")
     vae = sd.VAE(sd=utils.load_torch_file(thin_models["vae"]))
-    crop_node = comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintCrop"]
-    stitch_node = comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintStitch"]
+    crop_node = live_comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintCrop"]
+    stitch_node = live_comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintStitch"]
     g = torch.Generator().manual_seed(0)
     image = torch.rand(1, 150, 230, 3, generator=g)  # not a multiple of 16
     mask = torch.zeros(1, 150, 230)

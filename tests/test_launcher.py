@@ -96,14 +96,14 @@ def launch_stand_ins(tmp_path):
     started: list[int] = []
 
     def start():
-        comfy = stand_in_comfyui(tmp_path)
-        cmd = [sys.executable, "-m", "fluxkit_tools.launch", "--comfyui", str(comfy), "--cpu", "--token", TOKEN,
+        comfy_dir = stand_in_comfyui(tmp_path)
+        cmd = [sys.executable, "-m", "fluxkit_tools.launch", "--comfyui", str(comfy_dir), "--cpu", "--token", TOKEN,
                "--cloudflared", str(stand_in_cloudflared(tmp_path)), "--port", str(free_port())]  # fmt: skip
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         started.append(proc.pid)
         line = proc.stdout.readline()
         assert line.strip() == f"FluxKit: open {URL}/?token={TOKEN}", proc.stderr.read() if not line else line
-        pids = int((comfy / "pid").read_text()), int((tmp_path / "cloudflared.pid").read_text())
+        pids = int((comfy_dir / "pid").read_text()), int((tmp_path / "cloudflared.pid").read_text())
         started.extend(pids)
         return (proc, *pids)
 

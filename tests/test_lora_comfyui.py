@@ -11,7 +11,7 @@ pytestmark = pytest.mark.comfyui
 
 
 @pytest.fixture(scope="module")
-def lora_setup(comfy, thin_models):
+def lora_setup(live_comfy, thin_models):
     import comfy.sd
     import folder_paths
 
@@ -44,13 +44,13 @@ def max_diff(reference: dict[str, torch.Tensor]):
     return lambda state: max((state[k] - reference[k]).abs().max().item() for k in reference)
 
 
-def core_lora(comfy, model, name, strength):
-    return comfy.run("LoraLoaderModelOnly", model=model, lora_name=name, strength_model=strength)[0]
+def core_lora(live_comfy, model, name, strength):
+    return live_comfy.run("LoraLoaderModelOnly", model=model, lora_name=name, strength_model=strength)[0]
 
 
-def test_fluxkit_lora_equals_core_lora_loader(comfy, lora_setup):
+def test_fluxkit_lora_equals_core_lora_loader(live_comfy, lora_setup):
     model, (lora_a, lora_b) = lora_setup["model"], lora_setup["loras"]
-    loader = comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitLoraLoader"]
+    loader = live_comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitLoraLoader"]
     # at most one copy of the weights at a time (+ the model, + ComfyUI's backup while patched): the suite
     # shares 24 GB with a ComfyUI server
     linears, img_in = patched_weights(
@@ -66,7 +66,7 @@ def test_fluxkit_lora_equals_core_lora_loader(comfy, lora_setup):
     assert "NOT applied" not in out.ui.as_dict()["text"][0]
     ours = patched_weights(fk)
     moved = patched_weights(model, lambda base: sum(not torch.equal(ours[k], base[k]) for k in linears))
-    err = patched_weights(core_lora(comfy, model, lora_a, 0.8), max_diff(ours))
+    err = patched_weights(core_lora(live_comfy, model, lora_a, 0.8), max_diff(ours))
     ours = None  # free the copy before the stacked case
     print(f"FluxKit vs core LoraLoaderModelOnly: max abs weight diff {err:.2e}; {moved} weights changed")
     assert err <= 1e-6
@@ -74,11 +74,11 @@ def test_fluxkit_lora_equals_core_lora_loader(comfy, lora_setup):
     assert patched_weights(model, lambda s: torch.equal(s["img_in.weight"], img_in))  # input MODEL untouched
 
     stacked_ours = patched_weights(loader.execute(fk, lora_b, 0.5).result[0])
-    stacked_core = core_lora(comfy, core_lora(comfy, model, lora_a, 0.8), lora_b, 0.5)
+    stacked_core = core_lora(live_comfy, core_lora(live_comfy, model, lora_a, 0.8), lora_b, 0.5)
     assert patched_weights(stacked_core, max_diff(stacked_ours)) <= 1e-6
 
 
-def test_non_flux_lora_and_model_errors(comfy, lora_setup, tmp_path):
+def test_non_flux_lora_and_model_errors(live_comfy, lora_setup, tmp_path):
     import folder_paths
     from safetensors.torch import save_file
 
@@ -91,6 +91,6 @@ def test_non_flux_lora_and_model_errors(comfy, lora_setup, tmp_path):
         str(sdxl),
     )
     folder_paths.add_model_folder_path("loras", str(tmp_path))
-    loader = comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitLoraLoader"]
+    loader = live_comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitLoraLoader"]
     with pytest.raises(ValueError, match="sdxl_style.safetensors: no key of this LoRA targets FLUX"):
         loader.execute(lora_setup["model"], "sdxl_style.safetensors", 1.0)

@@ -15,8 +15,8 @@ from fluxkit_workflows.dump_schemas import live_schemas
 pytestmark = pytest.mark.comfyui
 
 
-def test_live_nodes_keep_the_released_interface(comfy):
-    classes = comfy.nodes.NODE_CLASS_MAPPINGS
+def test_live_nodes_keep_the_released_interface(live_comfy):
+    classes = live_comfy.nodes.NODE_CLASS_MAPPINGS
 
     def accepts(node_id: str, name: str, value: str) -> bool:
         validate = getattr(classes[node_id], "validate_inputs", None)
@@ -25,6 +25,6 @@ def test_live_nodes_keep_the_released_interface(comfy):
         return validate(**{name: value}) is True
 
     lock = json.loads(interface.LOCK.read_text(encoding="utf-8"))
-    assert interface.breaks(lock, live_schemas(comfy), accepts) == []
+    assert interface.breaks(lock, live_schemas(live_comfy), accepts) == []
     assert accepts("FluxKitInpaintControlNetApply", "mask_mode", "binary (alimama training)")
     assert not accepts("FluxKitInpaintControlNetApply", "mask_mode", "binary (typo)")

@@ -11,15 +11,15 @@ pytestmark = pytest.mark.comfyui
 
 
 @pytest.fixture(scope="module")
-def parts(comfy, thin_models):
+def parts(live_comfy, thin_models):
     import os
 
     import folder_paths
 
-    qwen_mod = comfy.import_module(comfy.pack.__name__ + ".nodes.qwen2vl")
-    lora_mod = comfy.import_module(comfy.pack.__name__ + ".nodes.lora")
-    sd = comfy.import_module("comfy.sd")
-    conditioning_io = comfy.import_module(comfy.pack.__name__ + ".flux_core.conditioning_io")
+    qwen_mod = live_comfy.import_module(live_comfy.pack.__name__ + ".nodes.qwen2vl")
+    lora_mod = live_comfy.import_module(live_comfy.pack.__name__ + ".nodes.lora")
+    sd = live_comfy.import_module("comfy.sd")
+    conditioning_io = live_comfy.import_module(live_comfy.pack.__name__ + ".flux_core.conditioning_io")
     folder_paths.add_model_folder_path("qwen2vl_flux", os.path.dirname(thin_models["qwen_connector"]))
     folder_paths.add_model_folder_path("loras", os.path.dirname(thin_models["lora"]))
     folder_paths.add_model_folder_path("qwen2vl", os.path.dirname(thin_models["qwen2vl"]))
@@ -33,7 +33,7 @@ def parts(comfy, thin_models):
     return qwen_mod, patched, qwen, connector, [[cond, opts]]
 
 
-def test_encode_is_ordinary_conditioning_and_t5_part_is_exact(comfy, parts, thin_models):
+def test_encode_is_ordinary_conditioning_and_t5_part_is_exact(live_comfy, parts, thin_models):
     qwen_mod, model, qwen, connector, text = parts
     image = torch.from_numpy(np.random.default_rng(0).random((2, 160, 224, 3)).astype(np.float32))
     out = qwen_mod.FluxKitQwen2VLEncode.execute(
@@ -49,23 +49,23 @@ def test_encode_is_ordinary_conditioning_and_t5_part_is_exact(comfy, parts, thin
     )  # pooled from the empty prompt
 
     # What the sampler's txt_in will compute: load the LoRA-patched model and use its actual weights.
-    comfy.import_module("comfy.model_management").load_models_gpu([model])
+    live_comfy.import_module("comfy.model_management").load_models_gpu([model])
     txt_in = model.model.diffusion_model.txt_in
     with torch.no_grad():
         embedded_by_model = txt_in(context[:, -n_t5:].to(txt_in.weight.dtype))
         expected = connector.t5_embedder(t5.float())
     rel = ((embedded_by_model - expected).abs().max() / expected.abs().max()).item()
     assert rel < 1e-3, rel
-    base = comfy.import_module("comfy.sd").load_diffusion_model(thin_models["flux"])
+    base = live_comfy.import_module("comfy.sd").load_diffusion_model(thin_models["flux"])
     assert not torch.equal(
         base.model.diffusion_model.txt_in.weight, txt_in.weight
     )  # the LoRA did move txt_in
 
 
-def test_qwen2vl_is_loaded_through_comfyui_model_management(comfy, parts):
+def test_qwen2vl_is_loaded_through_comfyui_model_management(live_comfy, parts):
     """Qwen2-VL (~15 GB) goes to the GPU as ComfyUI's own models do (load_models_gpu frees room, e.g. by
     unloading FLUX) and is unloaded by it like any other model; never moved by hand outside its bookkeeping."""
-    mm = comfy.import_module("comfy.model_management")
+    mm = live_comfy.import_module("comfy.model_management")
     qwen_mod, model, qwen, connector, text = parts
     mm.unload_all_models()
     assert not any(lm.model is qwen.patcher for lm in mm.current_loaded_models)

@@ -12,17 +12,17 @@ pytestmark = pytest.mark.comfyui
 
 
 @pytest.fixture(scope="module")
-def flux(comfy, thin_models):
+def flux(live_comfy, thin_models):
     import comfy.sd
 
     return comfy.sd.load_diffusion_model(thin_models["flux"])
 
 
-def node(comfy, name):
-    return comfy.nodes.NODE_CLASS_MAPPINGS[name]
+def node(live_comfy, name):
+    return live_comfy.nodes.NODE_CLASS_MAPPINGS[name]
 
 
-def run_custom_advanced(comfy, model, sampler, sigmas, seed=11):
+def run_custom_advanced(live_comfy, model, sampler, sigmas, seed=11):
     g = torch.Generator().manual_seed(0)
     cond = [
         [
@@ -30,10 +30,10 @@ def run_custom_advanced(comfy, model, sampler, sigmas, seed=11):
             {"pooled_output": torch.randn(1, 768, generator=g), "guidance": 3.5},
         ]
     ]
-    guider = comfy.run("BasicGuider", model=model, conditioning=cond)[0]
-    noise = comfy.run("RandomNoise", noise_seed=seed)[0]
+    guider = live_comfy.run("BasicGuider", model=model, conditioning=cond)[0]
+    noise = live_comfy.run("RandomNoise", noise_seed=seed)[0]
     latent = {"samples": torch.zeros(1, 16, 8, 8)}
-    out = comfy.run(
+    out = live_comfy.run(
         "SamplerCustomAdvanced",
         noise=noise,
         guider=guider,
@@ -44,8 +44,8 @@ def run_custom_advanced(comfy, model, sampler, sigmas, seed=11):
     return out[1]["samples"]
 
 
-def test_turbo_scheduler_values(comfy, flux):
-    sched = node(comfy, "FluxKitTurboScheduler")
+def test_turbo_scheduler_values(live_comfy, flux):
+    sched = node(live_comfy, "FluxKitTurboScheduler")
     out = sched.execute(flux, 8, 1024, 768, "resolution")
     expected = flux_sigmas(8, flux_mu(image_tokens(1024, 768)))
     assert torch.allclose(out.result[0], torch.tensor(expected), atol=1e-7)
@@ -54,19 +54,19 @@ def test_turbo_scheduler_values(comfy, flux):
     assert torch.allclose(by_model, torch.tensor(flux_sigmas(8, 1.15)), atol=1e-6)
 
 
-def test_dmd2_sampler_equals_core_lcm_on_flux_and_turbo_runs(comfy, flux):
-    sigmas = node(comfy, "FluxKitDMD2Scheduler").execute(flux, "4step", "", "literal")
+def test_dmd2_sampler_equals_core_lcm_on_flux_and_turbo_runs(live_comfy, flux):
+    sigmas = node(live_comfy, "FluxKitDMD2Scheduler").execute(flux, "4step", "", "literal")
     sigmas = sigmas.result[0]
     assert sigmas.tolist() == pytest.approx([0.999, 0.749, 0.499, 0.249, 0.0])
-    dmd2 = node(comfy, "FluxKitDMD2Sampler").execute("unit").result[0]
-    lcm = comfy.run("KSamplerSelect", sampler_name="lcm")[0]
-    a = run_custom_advanced(comfy, flux, dmd2, sigmas)
-    b = run_custom_advanced(comfy, flux, lcm, sigmas)
+    dmd2 = node(live_comfy, "FluxKitDMD2Sampler").execute("unit").result[0]
+    lcm = live_comfy.run("KSamplerSelect", sampler_name="lcm")[0]
+    a = run_custom_advanced(live_comfy, flux, dmd2, sigmas)
+    b = run_custom_advanced(live_comfy, flux, lcm, sigmas)
     assert torch.isfinite(a).all() and a.abs().max() > 0
     assert torch.equal(a, b)  # same maths, same seeded fresh noise: identical
-    turbo = node(comfy, "FluxKitTurboScheduler").execute(flux, 8, 64, 64, "resolution").result[0]
-    euler = comfy.run("KSamplerSelect", sampler_name="euler")[0]
-    assert torch.isfinite(run_custom_advanced(comfy, flux, euler, turbo)).all()
+    turbo = node(live_comfy, "FluxKitTurboScheduler").execute(flux, 8, 64, 64, "resolution").result[0]
+    euler = live_comfy.run("KSamplerSelect", sampler_name="euler")[0]
+    assert torch.isfinite(run_custom_advanced(live_comfy, flux, euler, turbo)).all()
 
 
 class _SDXLSampling:
@@ -85,14 +85,14 @@ class _SDXLSampling:
         return self.ms
 
 
-def test_dmd2_scheduler_on_sdxl_sampling_is_exact_and_flow_refuses_eps_preset(comfy, flux):
-    sched = node(comfy, "FluxKitDMD2Scheduler")
+def test_dmd2_scheduler_on_sdxl_sampling_is_exact_and_flow_refuses_eps_preset(live_comfy, flux):
+    sched = node(live_comfy, "FluxKitDMD2Scheduler")
     sdxl = _SDXLSampling()
     got = sched.execute(sdxl, "4step", "", "literal").result[0]
     assert torch.allclose(
         got, torch.tensor(dmd2_eps_sigmas((999, 749, 499, 249)), dtype=torch.float32), rtol=2e-6
     )
-    comfy_sgm = comfy.import_module("comfy.samplers").calculate_sigmas(sdxl.ms, "sgm_uniform", 4)
+    comfy_sgm = live_comfy.import_module("comfy.samplers").calculate_sigmas(sdxl.ms, "sgm_uniform", 4)
     assert not torch.allclose(comfy_sgm[1], got[1], rtol=1e-4)  # core's sgm_uniform is close, not exact
     one = sched.execute(sdxl, "1step", "", "literal").result[0]
     assert one.tolist() == pytest.approx([dmd2_eps_sigmas((399,))[0], 0.0], rel=2e-6)

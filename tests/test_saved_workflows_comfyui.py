@@ -37,10 +37,10 @@ def saved_prompts() -> dict[str, dict]:
     return prompts
 
 
-def combo_errors(comfy, prompt: dict) -> dict[str, list]:
+def combo_errors(live_comfy, prompt: dict) -> dict[str, list]:
     """ComfyUI's own validation of `prompt`: errors on the inputs whose stored values changed, per node id (missing
     model files are expected here: the in-process ComfyUI has none of the published files)."""
-    execution = comfy.import_module("execution")
+    execution = live_comfy.import_module("execution")
     _valid, _error, _outputs, node_errors = asyncio.run(execution.validate_prompt("saved", prompt, None))
     out = {}
     for node_id, err in node_errors.items():
@@ -66,24 +66,24 @@ def test_saved_files_hold_the_released_values():
     assert seen == {(cls, name): v for cls, inputs in CHANGED.items() for name, v in inputs.items()}
 
 
-def test_saved_workflows_validate_in_comfyui_and_unknown_values_are_named(comfy):
+def test_saved_workflows_validate_in_comfyui_and_unknown_values_are_named(live_comfy):
     prompts = saved_prompts()
     assert len(prompts) == 4
     for name, prompt in prompts.items():
-        assert combo_errors(comfy, prompt) == {}, name
+        assert combo_errors(live_comfy, prompt) == {}, name
     broken = json.loads(json.dumps(prompts["inpainting_turbo_8step.api.json"]))
     apply_id = next(k for k, v in broken.items() if v["class_type"] == "FluxKitInpaintControlNetApply")
     broken[apply_id]["inputs"]["mask_mode"] = "fuzzy"
-    errors = combo_errors(comfy, broken)
+    errors = combo_errors(live_comfy, broken)
     assert list(errors) == [apply_id]
     assert "FluxKit Inpaint ControlNet Apply: mask_mode 'fuzzy' is not one of ['binary', 'soft']" in str(
         errors
     )
 
 
-def test_released_values_give_what_the_ids_give(comfy, thin_models):
-    flux = comfy.import_module("comfy.sd").load_diffusion_model(thin_models["flux"])
-    nodes = comfy.nodes.NODE_CLASS_MAPPINGS
+def test_released_values_give_what_the_ids_give(live_comfy, thin_models):
+    flux = live_comfy.import_module("comfy.sd").load_diffusion_model(thin_models["flux"])
+    nodes = live_comfy.nodes.NODE_CLASS_MAPPINGS
     pairs = [
         ("FluxKitTurboScheduler", dict(model=flux, steps=8, width=512, height=768), "shift",
          [("resolution (FLUX dynamic μ)", "resolution"), ("model's own shift", "model")]),

@@ -29,7 +29,7 @@ def conditioning(seed: int):
 
 
 @pytest.fixture(scope="module")
-def parts(comfy, thin_models):
+def parts(live_comfy, thin_models):
     import comfy.sd as sd
     import comfy.utils as utils
     import folder_paths
@@ -43,19 +43,21 @@ def parts(comfy, thin_models):
     return {
         "model": sd.load_diffusion_model(thin_models["flux"]),
         "vae": sd.VAE(sd=utils.load_torch_file(thin_models["vae"])),
-        "fluxkit_cn": comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintControlNetLoader"]
+        "fluxkit_cn": live_comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintControlNetLoader"]
         .execute(name)
         .result[0],
-        "core_cn": comfy.run("ControlNetLoader", control_net_name=name)[0],
+        "core_cn": live_comfy.run("ControlNetLoader", control_net_name=name)[0],
         "image": image,
         "mask": mask,
     }
 
 
-def sample(comfy, model, positive, negative):
+def sample(live_comfy, model, positive, negative):
     latent = {"samples": torch.zeros(1, 16, 8, 8)}
     with torch.inference_mode():
-        out = comfy.nodes.common_ksampler(model, 7, STEPS, 1.0, "euler", "simple", positive, negative, latent)
+        out = live_comfy.nodes.common_ksampler(
+            model, 7, STEPS, 1.0, "euler", "simple", positive, negative, latent
+        )
     return out[0]["samples"]
 
 
@@ -64,24 +66,24 @@ def rel(a, b):
 
 
 @pytest.mark.parametrize("cache", ["EasyCache", "LazyCache"])
-def test_controlnet_under_step_cache_matches_core_and_steps_are_skipped(comfy, parts, cache, caplog):
-    if cache not in comfy.nodes.NODE_CLASS_MAPPINGS:
-        pytest.skip(f"ComfyUI {comfy.version} has no {cache} node (added after 0.3.64)")
-    cached = comfy.run(cache, model=parts["model"], reuse_threshold=THRESHOLDS[cache], start_percent=0.15, end_percent=0.95,
+def test_controlnet_under_step_cache_matches_core_and_steps_are_skipped(live_comfy, parts, cache, caplog):
+    if cache not in live_comfy.nodes.NODE_CLASS_MAPPINGS:
+        pytest.skip(f"ComfyUI {live_comfy.version} has no {cache} node (added after 0.3.64)")
+    cached = live_comfy.run(cache, model=parts["model"], reuse_threshold=THRESHOLDS[cache], start_percent=0.15, end_percent=0.95,
                        verbose=False)[0]  # fmt: skip
     pos, neg = conditioning(1), conditioning(2)
     args = dict(vae=parts["vae"], image=parts["image"], mask=parts["mask"], strength=1.0, start_percent=0.0,
                 end_percent=1.0)  # fmt: skip
-    fk = comfy.run(
+    fk = live_comfy.run(
         "FluxKitInpaintControlNetApply", positive=pos, negative=neg, control_net=parts["fluxkit_cn"], **args
     )
-    core = comfy.run("ControlNetInpaintingAliMamaApply", positive=pos, negative=neg, control_net=parts["core_cn"],
+    core = live_comfy.run("ControlNetInpaintingAliMamaApply", positive=pos, negative=neg, control_net=parts["core_cn"],
                      **args)  # fmt: skip
     with caplog.at_level(logging.INFO):
-        ours = sample(comfy, cached, fk[0], fk[1])
+        ours = sample(live_comfy, cached, fk[0], fk[1])
     skipped = [int(m) for m in re.findall(rf"{cache} - skipped (\d+)/{STEPS} steps", caplog.text)]
-    theirs = sample(comfy, cached, core[0], core[1])
-    plain = sample(comfy, cached, pos, neg)
+    theirs = sample(live_comfy, cached, core[0], core[1])
+    plain = sample(live_comfy, cached, pos, neg)
     err, effect = rel(ours, theirs), rel(plain, theirs)
     print(
         f"{cache}: skipped {skipped} of {STEPS}; FluxKit vs core CN rel err {err:.2e}; control effect {effect:.2e}"

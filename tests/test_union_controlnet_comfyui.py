@@ -18,7 +18,7 @@ MODES = 3
 
 
 @pytest.fixture(scope="module")
-def union(comfy, tmp_path_factory):
+def union(live_comfy, tmp_path_factory):
     from comfy.controlnet import load_controlnet
 
     path = str(tmp_path_factory.mktemp("union") / "qwen2vl-flux-union-thin.safetensors")
@@ -95,8 +95,8 @@ def rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return ((a - b).abs().max() / a.abs().max()).item()
 
 
-def test_mode_node_residuals_equal_diffusers_union_controlnet(comfy, union):
-    Node = comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitUnionControlNetMode"]
+def test_mode_node_residuals_equal_diffusers_union_controlnet(live_comfy, union):
+    Node = live_comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitUnionControlNetMode"]
     path, loaded = union
     assert (
         loaded.control_model.controlnet_mode_embedder.num_embeddings == MODES
@@ -113,15 +113,15 @@ def test_mode_node_residuals_equal_diffusers_union_controlnet(comfy, union):
         assert max(errs) <= TOL
     assert rel(got["depth"][0], got["line"][0]) > 0.01  # the mode reaches the model
 
-    core = comfy.run("SetUnionControlNetType", control_net=loaded, type="depth")[0]
+    core = live_comfy.run("SetUnionControlNetType", control_net=loaded, type="depth")[0]
     assert core.extra_args["control_type"] == [1]  # xinsir's SDXL id: tile on this model, silently
     assert rel(reference(ref, x, 1)[0], comfy_residuals(core, x)[0]) <= TOL
 
 
-def test_mode_node_refuses_a_controlnet_without_modes_and_a_missing_mode(comfy, union, thin_models):
+def test_mode_node_refuses_a_controlnet_without_modes_and_a_missing_mode(live_comfy, union, thin_models):
     from comfy.controlnet import load_controlnet
 
-    Node = comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitUnionControlNetMode"]
+    Node = live_comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitUnionControlNetMode"]
     plain = load_controlnet(thin_models["controlnet"])  # alimama's: no mode embedder
     with pytest.raises(FluxKitError, match="no mode embedder"):
         Node.execute(plain, "depth")
@@ -132,7 +132,7 @@ def test_mode_node_refuses_a_controlnet_without_modes_and_a_missing_mode(comfy, 
     )
 
 
-def test_a_control_image_of_another_size_is_centre_cropped_and_resized(comfy, union, thin_models):
+def test_a_control_image_of_another_size_is_centre_cropped_and_resized(live_comfy, union, thin_models):
     """Defined behaviour, core's: the control image is cropped about its centre to the latent's aspect and resized
     (nearest-exact) to the latent's pixel size before the VAE encodes it — never an error, never stretched."""
     import torch.nn.functional as F
@@ -142,7 +142,9 @@ def test_a_control_image_of_another_size_is_centre_cropped_and_resized(comfy, un
     model = load_diffusion_model(thin_models["flux"]).model
     vae = VAE(sd=load_torch_file(thin_models["vae"]))
     control_net = (
-        comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitUnionControlNetMode"].execute(union[1], "depth").result[0]
+        live_comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitUnionControlNetMode"]
+        .execute(union[1], "depth")
+        .result[0]
     )
     g = torch.Generator().manual_seed(5)
     x = torch.randn(1, 16, 8, 6, generator=g)  # latent of a 64×48 px picture
@@ -155,7 +157,7 @@ def test_a_control_image_of_another_size_is_centre_cropped_and_resized(comfy, un
 
     def residuals(image):
         pos = [[ctx, {"pooled_output": y, "guidance": 3.5}]]
-        positive, _ = comfy.run(
+        positive, _ = live_comfy.run(
             "ControlNetApplyAdvanced", positive=pos, negative=pos, control_net=control_net, image=image,
             strength=0.2, start_percent=0.0, end_percent=1.0, vae=vae,
         )  # fmt: skip

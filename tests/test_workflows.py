@@ -149,9 +149,9 @@ def test_converter_reads_seed_control_value(schemas):
 
 
 @pytest.mark.comfyui
-def test_committed_fluxkit_schemas_match_live_ones(comfy):
+def test_committed_fluxkit_schemas_match_live_ones(live_comfy):
     from fluxkit_workflows.dump_schemas import live_schemas
     from fluxkit_workflows.schemas import FLUXKIT_SCHEMAS
 
     committed = json.loads(FLUXKIT_SCHEMAS.read_text())
-    assert live_schemas(comfy) == committed, "run `python -m fluxkit_workflows.dump_schemas`"
+    assert live_schemas(live_comfy) == committed, "run `python -m fluxkit_workflows.dump_schemas`"
