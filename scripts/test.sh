@@ -2,14 +2,26 @@
 # The test command (README), on a fresh machine too: for every ComfyUI found (see scripts/env.sh: $COMFYUI_PATHS,
 # $COMFYUI_PATH, ~/ComfyUI, ~/ComfyUI-*) a virtualenv with that ComfyUI's requirements and a pytest run against it.
 # The newest version runs the whole suite; each older one runs the integration tests and the tests that depend on
-# the transformers line (`-m "comfyui or transformers"`), which are what differs between versions. Without any ComfyUI, a plain virtualenv runs everything else (integration tests skip,
-# with the reason). Extra arguments go to pytest. Ends with one summary line per version and a total.
+# the transformers line (`-m "comfyui or transformers"`), which are what differs between versions. Finding no
+# ComfyUI, it clones the pinned release (scripts/env.sh: fluxkit_fetch_comfyui); and city96/ComfyUI-GGUF for the
+# GGUF tests likewise. If that fails too, a plain virtualenv runs everything else (integration tests skip, with the
+# reason) — except in CI (CI=true), where a run in which no integration test ran fails. Extra arguments go to
+# pytest. Ends with one summary line per version and a total.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/env.sh
 . scripts/env.sh
 
 mapfile -t COMFYS < <(fluxkit_find_comfyuis)
+if [ "${#COMFYS[@]}" -eq 0 ] && fetched=$(fluxkit_fetch_comfyui); then
+  COMFYS=("$fetched")  # a bare machine: the pinned release, cloned once
+fi
+if [ "${#COMFYS[@]}" -gt 0 ] && gguf=$(fluxkit_gguf_pack); then
+  export COMFYUI_GGUF_PATH="$gguf"  # linked beside FluxKit by the GGUF tests
+fi
+if [ "${#COMFYS[@]}" -gt 0 ] && tools=$(fluxkit_registry_tools); then
+  export FLUXKIT_COMFY_CLI="$tools/bin/comfy"  # `comfy node pack` for the registry-zip test
+fi
 LOGDIR=$(mktemp -d)
 trap 'rm -rf "$LOGDIR"' EXIT
 summary=()
@@ -38,6 +50,8 @@ run_suite() {  # label venv comfyui-path-or-empty pytest-args...
   total_passed=$((total_passed + p)) total_failed=$((total_failed + f)) total_skipped=$((total_skipped + s))
   if [ "$rc" -eq 5 ]; then
     summary+=("$label: collected no tests (pytest exit 5)"); status=1
+  elif [ "${CI:-}" = true ] && [ "${ran:-0 ran}" = "0 ran" ]; then
+    summary+=("$label: FAILED: no integration test ran (CI needs a ComfyUI; pytest exit $rc)"); status=1
   elif [ "$rc" -ne 0 ]; then
     summary+=("$label: FAILED (pytest exit $rc): $p passed, $f failed, $s skipped; integration ${ran:-0 ran}"); status=1
   else
@@ -46,7 +60,11 @@ run_suite() {  # label venv comfyui-path-or-empty pytest-args...
 }
 
 if [ "${#COMFYS[@]}" -eq 0 ]; then
-  echo "FluxKit: no ComfyUI found (set COMFYUI_PATH or COMFYUI_PATHS): integration tests will be SKIPPED"
+  if [ "${CI:-}" = true ]; then
+    echo "FluxKit: no ComfyUI found or fetched; CI=true: a run without integration tests FAILS"
+    exit 1
+  fi
+  echo "FluxKit: no ComfyUI found or fetched (set COMFYUI_PATH or COMFYUI_PATHS): integration tests will be SKIPPED"
   venv=$(fluxkit_venv "") || exit 1
   run_suite "no ComfyUI (whole suite)" "$venv" "" "$@"
 else
