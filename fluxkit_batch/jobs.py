@@ -17,7 +17,7 @@ from pathlib import Path
 import aiohttp
 
 from fluxkit_comfy.client import fetch_outputs, run_prompt
-from fluxkit_comfy.http import ProtocolError, open_session, read_json, with_retries
+from fluxkit_comfy.http import ProtocolError, open_session, public_url, read_json, with_retries
 
 from .items import Item
 from .prompt import OverrideError, apply_override, with_overrides
@@ -112,8 +112,8 @@ async def upload_inputs(session, url: str, job: Job, retries: int = 3) -> str | 
 async def execute(url: str, job: Job, out_dir: Path, settings: RunSettings, on_progress=None) -> list[Path]:
     """Run `job` on the ComfyUI at `url`; its outputs are streamed into `out_dir`. Returns the written paths (at
     least one: a prompt that reports success without an output file is a failure)."""
-    async with open_session() as session:
-        name = await upload_inputs(session, url, job, settings.retries)
+    async with open_session(url) as session:
+        name = await upload_inputs(session, public_url(url), job, settings.retries)
     prompt = job.prompt
     if name is not None:
         prompt = json.loads(json.dumps(prompt))

@@ -16,7 +16,7 @@ import socket
 import tempfile
 from pathlib import Path
 
-from fluxkit_comfy.http import AtomicFile, ServerUnavailable
+from fluxkit_comfy.http import AtomicFile, ServerUnavailable, public_url
 
 from .jobs import Job, RunSettings, execute
 from .workers import queue_load
@@ -35,7 +35,7 @@ class ComfyActor:
             self.server = ComfyServer(Path(comfyui), None, comfyui_args, timeout_s=600, cpu=cpu, log_path=log)
             url = self.server.start().url
         self.url = url
-        self.name = url if self.server is None else f"{socket.gethostname()}:{self.server.port}"
+        self.name = public_url(url) if self.server is None else f"{socket.gethostname()}:{self.server.port}"
 
     def describe(self) -> str:
         return self.name
@@ -116,7 +116,7 @@ def ray_workers(
         ray.init(address=address, runtime_env=runtime_env(), log_to_driver=False)
     actor = ray.remote(ComfyActor)
     attach = actor.options(num_cpus=0, max_restarts=2, max_task_retries=1)
-    handles = [(attach.remote(url, None, [], True, settings), url) for url in urls]
+    handles = [(attach.remote(url, None, [], True, settings), public_url(url)) for url in urls]
     if comfyui is not None:
         if workers is None:
             workers = int(ray.cluster_resources().get("GPU", 0) // max(gpus, 1e-9)) if gpus else 0

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fluxkit_comfy.http import ProtocolError, open_session, read_json, with_retries
+from fluxkit_comfy.http import ProtocolError, open_session, public_url, read_json, with_retries
 
 from .jobs import Job, RunSettings, execute
 
 
 async def queue_load(url: str, retries: int = 0) -> int:
     """How many prompts ComfyUI at `url` is running or holding (`GET /queue`), from every client."""
-    async with open_session() as session:
+    async with open_session(url) as session:
+        url = public_url(url)
 
         async def attempt() -> int:
             async with session.get(f"{url}/queue") as r:
@@ -33,8 +34,8 @@ class HttpWorker:
     """A ComfyUI reached over HTTP from the driving process; outputs stream straight into the batch's folder."""
 
     def __init__(self, url: str, settings: RunSettings):
-        self.url = url.rstrip("/")
-        self.name = self.url
+        self.url = url.rstrip("/")  # may carry user:password@ (Basic auth); never shown
+        self.name = public_url(self.url)
         self.settings = settings
 
     async def load(self) -> int:

@@ -23,7 +23,15 @@ from pathlib import Path
 
 import aiohttp
 
-from .http import ProtocolError, ServerUnavailable, download, open_session, read_json, with_retries
+from .http import (
+    ProtocolError,
+    ServerUnavailable,
+    download,
+    open_session,
+    public_url,
+    read_json,
+    with_retries,
+)
 from .output_names import output_paths, safe_file_name
 
 __all__ = [
@@ -153,7 +161,8 @@ async def run_prompt(
 
     `on_progress(node_id, value, max)` is called for every progress event (e.g. `progress_bar`)."""
     client_id = uuid.uuid4().hex
-    async with open_session() as session:
+    async with open_session(url) as session:
+        url = public_url(url)
 
         async def connect():
             return await session.ws_connect(f"{url}/ws?clientId={client_id}", max_msg_size=0, heartbeat=30)
@@ -222,7 +231,8 @@ async def fetch_outputs(url: str, result: PromptResult, out_dir: Path, retries: 
     """Stream every output file of `result` into `out_dir` (subfolders kept, names made safe and unique, see
     `output_names`); each file appears whole or not at all. Returns the written paths."""
     written = []
-    async with open_session() as session:
+    async with open_session(url) as session:
+        url = public_url(url)
         for image, rel in output_paths(output_images(result.outputs)):
             params = {
                 "filename": image["filename"],

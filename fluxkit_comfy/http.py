@@ -11,12 +11,14 @@ Errors, by what a batch should do with them:
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import random
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import aiohttp
 
@@ -41,14 +43,33 @@ class TransientStatus(Exception):
         self.status = status
 
 
-def open_session() -> aiohttp.ClientSession:
-    """A session for talking to ComfyUI; sends `Authorization: Bearer $FLUXKIT_TOKEN` when that is set (a ComfyUI
-    behind FluxKit's token proxy, e.g. a notebook's tunnel URL)."""
+def public_url(url: str) -> str:
+    """`url` without `user:password@` (what goes into requests' targets, messages and progress lines)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def auth_headers(url: str = "") -> dict[str, str]:
+    """How to authenticate to the ComfyUI at `url`: HTTP Basic from its `user:password@` (a ComfyUI behind FluxKit's
+    proxy, `https://fluxkit:TOKEN@….trycloudflare.com`, or behind nginx), else `Authorization: Bearer
+    $FLUXKIT_TOKEN` when that is set, else nothing."""
+    parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+        return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
     token = os.environ.get("FLUXKIT_TOKEN")
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def open_session(url: str = "") -> aiohttp.ClientSession:
+    """A session for talking to the ComfyUI at `url` with `auth_headers(url)`. Requests through it go to
+    `public_url(url)`: the credentials travel in the header only, never in a logged URL."""
     timeout = aiohttp.ClientTimeout(total=None, connect=30, sock_read=300)
-    return aiohttp.ClientSession(
-        headers={"Authorization": f"Bearer {token}"} if token else None, timeout=timeout
-    )
+    return aiohttp.ClientSession(headers=auth_headers(url) or None, timeout=timeout)
 
 
 # a cut body (ClientPayloadError) is a dropped connection too

@@ -128,8 +128,11 @@ async def serve(args) -> int:
             if public is None:
                 return 0
             print(f"FluxKit: open {public}/?token={token}", flush=True)
+            host = public.split("://", 1)[-1]
             print(
-                "(anyone with this full URL can use this ComfyUI; without the token they get 401)", flush=True
+                "(anyone with this full URL can use this ComfyUI; without the token they get 401)\n"
+                f"scripts: --server https://fluxkit:{token}@{host} (Basic auth), or Authorization: Bearer <token>",
+                flush=True,
             )
         while server.alive() and (tunnel is None or tunnel.poll() is None):
             await _until(stop, asyncio.sleep(1))

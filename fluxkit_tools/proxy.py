@@ -3,8 +3,10 @@
 ComfyUI has no login: whoever reaches it can run prompts and read every output. The launcher therefore points the
 tunnel at this proxy, never at ComfyUI. A request passes when it carries the token: `?token=…` once (the proxy
 then sets an HttpOnly, SameSite=Strict cookie, `Secure` when the client side is https, and redirects to the same
-path on this origin without the token), the cookie, or an `Authorization: Bearer …` header (scripts). Everything
-else gets 401.
+path on this origin without the token), the cookie, an `Authorization: Bearer …` header (scripts), or HTTP Basic
+auth whose password is the token, any user name (`https://fluxkit:TOKEN@host`, API clients' user/password options;
+websockets too). Everything else gets 401 with a Basic challenge, and is never forwarded; the `Authorization`
+header is never forwarded either, so the token does not reach ComfyUI.
 
 What is forwarded is what was received: the request target's path and query bytes exactly as the client sent them
 (ComfyUI's frontend URL-encodes `/` inside a path segment, `/api/userdata/workflows%2Fmy.json`; decoding it would
@@ -19,6 +21,8 @@ token check is what guards the server.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hmac
 import logging
 from dataclasses import dataclass
@@ -64,12 +68,30 @@ def same_origin_location(raw_target: str) -> str:
     return "/" + raw_target.lstrip("/\\")
 
 
+def header_credential(authorization: str) -> str:
+    """The secret an `Authorization` header offers: a Bearer token, or the password of HTTP Basic auth
+    (`user:password`, any user name; what `https://user:TOKEN@host` URLs and clients' user/password options send).
+    '' for anything else (another scheme, broken base64, no colon)."""
+    scheme, _, value = authorization.strip().partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip()
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+        user, colon, password = decoded.partition(":")
+        return password if colon else ""
+    return ""
+
+
 def _authorised(request: web.Request, token: str) -> bool:
     offered = [
         request.query.get("token", ""),
         request.cookies.get(COOKIE, ""),
-        request.headers.get("Authorization", "").removeprefix("Bearer "),
+        header_credential(request.headers.get("Authorization", "")),
     ]
+    # every form compared in constant time; an empty one never matches
     return any(o and hmac.compare_digest(o.encode(), token.encode()) for o in offered)
 
 
@@ -160,8 +182,12 @@ def make_app(upstream: str, token: str, timeouts: Timeouts = Timeouts()) -> web.
 
     async def handle(request: web.Request) -> web.StreamResponse:
         if not _authorised(request, token):
+            # The challenge lets clients that answer one (urllib, browsers' login box) send Basic auth.
             return web.Response(
-                status=401, text="FluxKit proxy: missing or wrong token (open the URL printed at start)"
+                status=401,
+                text="FluxKit proxy: missing or wrong token (open the URL printed at start, or send it as "
+                "`Authorization: Bearer <token>` or as the password of Basic auth)\n",
+                headers={"WWW-Authenticate": 'Basic realm="FluxKit", charset="UTF-8"'},
             )
         raw_target = strip_token(request.raw_path)
         if "token" in request.query and request.method == "GET":

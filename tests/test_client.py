@@ -4,6 +4,7 @@ against the stand-in server (rejections, progress, hostile output names). Failur
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 
 import numpy as np
@@ -168,3 +169,18 @@ def test_rejected_prompt_exits_1_with_server_text(tmp_path, capsys):
 
     text = asyncio.run(go())
     assert "node 3 (KSampler): Value 0 smaller than min of 1: steps" in text
+
+
+def test_credentials_in_a_server_url_become_a_basic_header_and_leave_the_url(monkeypatch):
+    from fluxkit_comfy.http import auth_headers, public_url
+
+    monkeypatch.delenv("FLUXKIT_TOKEN", raising=False)
+    url = "https://fluxkit:t%40ken:x@abc.trycloudflare.com:8443/base"
+    assert public_url(url) == "https://abc.trycloudflare.com:8443/base"
+    header = auth_headers(url)["Authorization"]
+    assert base64.b64decode(header.removeprefix("Basic ")).decode() == "fluxkit:t@ken:x"  # percent-decoded
+    assert public_url("http://[::1]:8188") == "http://[::1]:8188" and auth_headers("http://[::1]:8188") == {}
+    assert public_url("http://u:p@[::1]:8188") == "http://[::1]:8188"
+    monkeypatch.setenv("FLUXKIT_TOKEN", "tok")
+    assert auth_headers("http://127.0.0.1:8188") == {"Authorization": "Bearer tok"}
+    assert auth_headers(url)["Authorization"] == header  # the URL's own credentials win

@@ -4,12 +4,16 @@ rejected prompt's text and exit code, and a batch whose server is killed and res
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import threading
 import time
+import urllib.request
 
+import aiohttp
 import numpy as np
 import pytest
+from conftest import PROXY_TOKEN
 from PIL import Image, ImageDraw, ImageFilter
 
 from fluxkit_batch.jobs import RunSettings
@@ -111,3 +115,50 @@ def test_batch_survives_server_kill_and_restart(comfyui_path, thin_models, thin_
 
 def manifest_files(out, key) -> list[str]:
     return client.Manifest(out / "manifest.json").done[key]["files"]
+
+
+def test_run_through_the_token_proxy_with_basic_auth(
+    proxy_url, comfy_server, thin_workflow, tmp_path, capsys
+):
+    """A script that knows only `https://user:TOKEN@host` (HTTP Basic, the token as password): upload, /prompt, the
+    /ws progress channel and /view all pass the proxy; the image is right; the token reaches neither ComfyUI nor
+    the client's output; wrong or empty passwords are 401 and queue nothing."""
+    rgb, hole = _picture_and_mask(tmp_path)
+    host = proxy_url.removeprefix("http://")
+    mark = comfy_server.log_mark()
+    code = client.main([
+        "run", thin_workflow, "--server", f"http://fluxkit:{PROXY_TOKEN}@{host}", "--image", str(tmp_path / "photo.png"),
+        "--mask", str(tmp_path / "masks" / "photo.png"), "--steps", "2", "--seed", "5", "--out", str(tmp_path / "out"),
+    ])  # fmt: skip
+    said = capsys.readouterr()
+    assert code == 0, said.err
+    (out,) = (tmp_path / "out").rglob("*.png")
+    result = np.asarray(Image.open(out).convert("RGB"))
+    far = ~(np.asarray(Image.fromarray(hole.astype(np.uint8) * 255).filter(ImageFilter.MaxFilter(53))) > 0)
+    assert (
+        np.array_equal(result[far], rgb[far])
+        and np.abs(result[hole].astype(int) - rgb[hole].astype(int)).mean() > 5
+    )
+    assert PROXY_TOKEN not in said.out + said.err
+    with urllib.request.urlopen(f"{comfy_server.url}/history", timeout=30) as r:
+        history = r.read().decode()
+    assert PROXY_TOKEN not in history and PROXY_TOKEN not in comfy_server.log_text(since=mark)
+
+    async def refused() -> None:
+        async with aiohttp.ClientSession() as s:
+            for password in ("wrong", "", PROXY_TOKEN[:-1]):
+                auth = {"Authorization": "Basic " + base64.b64encode(f"fluxkit:{password}".encode()).decode()}
+                r = await s.post(f"{proxy_url}/prompt", json={"prompt": json.loads(open(thin_workflow).read())},
+                                 headers=auth)  # fmt: skip
+                assert r.status == 401, password
+                with pytest.raises(aiohttp.WSServerHandshakeError) as ws:
+                    await s.ws_connect(f"{proxy_url}/ws?clientId=x", headers=auth)
+                assert ws.value.status == 401
+
+    queued = len(json.loads(history))
+    asyncio.run(refused())
+    with urllib.request.urlopen(f"{comfy_server.url}/queue", timeout=30) as r:
+        queue = json.load(r)
+    assert queue["queue_running"] == [] and queue["queue_pending"] == []
+    with urllib.request.urlopen(f"{comfy_server.url}/history", timeout=30) as r:
+        assert len(json.load(r)) == queued  # nothing refused reached ComfyUI

@@ -25,7 +25,7 @@ def rel_err(a, b):
 
 
 @pytest.fixture(scope="module")
-def cn_name(comfy, thin_models):
+def cn_name(live_comfy, thin_models):
     import os
 
     import folder_paths
@@ -34,8 +34,8 @@ def cn_name(comfy, thin_models):
     return os.path.basename(thin_models["controlnet"])
 
 
-def load_fluxkit_cn(comfy, name):
-    return comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintControlNetLoader"].execute(name).result[0]
+def load_fluxkit_cn(live_comfy, name):
+    return live_comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintControlNetLoader"].execute(name).result[0]
 
 
 def residual_inputs(network, tokens=16, text=8, seed=0):
@@ -54,7 +54,7 @@ def residual_inputs(network, tokens=16, text=8, seed=0):
 
 
 @pytest.fixture
-def lazy_weights(comfy, monkeypatch):
+def lazy_weights(live_comfy, monkeypatch):
     """ComfyUI in its dynamic-VRAM state (as main.py sets it on an NVIDIA/Windows machine) for one test."""
     import importlib
 
@@ -66,7 +66,9 @@ def lazy_weights(comfy, monkeypatch):
     except ImportError:
         mem = None
     if not hasattr(mem, "aimdo_enabled"):
-        pytest.skip(f"ComfyUI {comfy.version} has no dynamic VRAM (comfy.memory_management.aimdo_enabled)")
+        pytest.skip(
+            f"ComfyUI {live_comfy.version} has no dynamic VRAM (comfy.memory_management.aimdo_enabled)"
+        )
     monkeypatch.setattr(mem, "aimdo_enabled", True)
     monkeypatch.setattr(mm, "WINDOWS", True)
     probe = ops.disable_weight_init.Linear(4, 4)
@@ -74,11 +76,11 @@ def lazy_weights(comfy, monkeypatch):
 
 
 def test_controlnet_loads_under_lazy_weights_with_identical_residuals(
-    comfy, cn_name, lazy_weights, monkeypatch
+    live_comfy, cn_name, lazy_weights, monkeypatch
 ):
-    lazy = load_fluxkit_cn(comfy, cn_name)
+    lazy = load_fluxkit_cn(live_comfy, cn_name)
     monkeypatch.undo()  # back to the normal path for the reference load
-    normal = load_fluxkit_cn(comfy, cn_name)
+    normal = load_fluxkit_cn(live_comfy, cn_name)
     assert all(m.weight is not None for m in lazy.network.modules() if isinstance(m, torch.nn.Linear))
     inputs = residual_inputs(normal.network)
     with torch.no_grad():
@@ -89,46 +91,47 @@ def test_controlnet_loads_under_lazy_weights_with_identical_residuals(
     assert b[0].abs().max() > 0
 
 
-def test_controlnet_patcher_is_the_class_core_uses(comfy, cn_name):
+def test_controlnet_patcher_is_the_class_core_uses(live_comfy, cn_name, monkeypatch):
     import comfy.model_patcher as mp
 
-    control = load_fluxkit_cn(comfy, cn_name)
-    core_class = getattr(mp, "CoreModelPatcher", mp.ModelPatcher)
-    assert type(control.patcher) is core_class
-    # and it follows a rebinding done after import, as main.py does when dynamic VRAM comes up
-    if not hasattr(mp, "CoreModelPatcher"):
-        pytest.skip(f"ComfyUI {comfy.version} has no CoreModelPatcher (added after 0.3.64)")
-    rebound = type("RebindProbe", (mp.ModelPatcher,), {})
-    original = mp.CoreModelPatcher
-    mp.CoreModelPatcher = rebound
+    control = load_fluxkit_cn(live_comfy, cn_name)
     try:
-        assert type(load_fluxkit_cn(comfy, cn_name).patcher) is rebound
-    finally:
-        mp.CoreModelPatcher = original
+        original = mp.CoreModelPatcher
+    except AttributeError:  # 0.3.x: core's ControlNets use ModelPatcher
+        assert type(control.patcher) is mp.ModelPatcher
+        pytest.skip(f"ComfyUI {live_comfy.version} has no CoreModelPatcher (added after 0.3.64)")
+    assert type(control.patcher) is original
+    # and it follows a rebinding done after import, as main.py does when dynamic VRAM comes up
+    rebound = type("RebindProbe", (mp.ModelPatcher,), {})
+    monkeypatch.setattr(mp, "CoreModelPatcher", rebound)  # restored after the test
+    assert type(load_fluxkit_cn(live_comfy, cn_name).patcher) is rebound
 
 
-def test_deepclone_multigpu_as_core_preprocess_multigpu_conds_calls_it(comfy, cn_name, thin_models):
+def test_deepclone_multigpu_as_core_preprocess_multigpu_conds_calls_it(live_comfy, cn_name, thin_models):
     import comfy.controlnet as controlnet
     import comfy.sampler_helpers as sh
     import comfy.sd as sd
 
-    if not hasattr(controlnet.ControlBase, "deepclone_multigpu"):
+    try:
+        preprocess_multigpu_conds = sh.preprocess_multigpu_conds
+        controlnet.ControlBase.deepclone_multigpu  # noqa: B018 - the feature probed
+    except AttributeError:
         pytest.skip(
-            f"ComfyUI {comfy.version} has no MultiGPU ControlNet clones (ControlBase.deepclone_multigpu)"
+            f"ComfyUI {live_comfy.version} has no MultiGPU ControlNet clones (ControlBase.deepclone_multigpu)"
         )
     model = sd.load_diffusion_model(thin_models["flux"])
     image, mask = torch.rand(1, 64, 64, 3), torch.zeros(1, 64, 64)
     mask[:, 16:48, 16:48] = 1
     pos = [[torch.randn(1, 8, 4096), {"pooled_output": torch.randn(1, 768), "guidance": 3.5}]]
-    control = load_fluxkit_cn(comfy, cn_name)
-    apply = comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintControlNetApply"]
+    control = load_fluxkit_cn(live_comfy, cn_name)
+    apply = live_comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintControlNetApply"]
     out_pos, _ = apply.execute(pos, pos, control, None, image, mask, 0.8, 0.1, 0.9).result
     applied = out_pos[0][1]["control"]
 
     other = model.clone()  # stands for the deep clone core's MultiGPU node makes per extra GPU
     other.load_device = torch.device("cpu", 1)  # a device key distinct from the main one (never computed on)
     model.set_additional_models("multigpu", [other])
-    sh.preprocess_multigpu_conds({"positive": [out_pos[0][1]]}, model, model.model_options)
+    preprocess_multigpu_conds({"positive": [out_pos[0][1]]}, model, model.model_options)
 
     clone = applied.multigpu_clones[other.load_device]
     assert type(clone) is type(applied) and clone is applied.get_instance_for_device(other.load_device)
@@ -148,13 +151,13 @@ def _as_model(unet_config_class, **detected):
     return types.SimpleNamespace(model=types.SimpleNamespace(model_config=unet_config_class(detected)))
 
 
-def test_flux1_is_detected_by_comfyui_config_and_other_families_are_clear_errors(comfy, thin_models):
+def test_flux1_is_detected_by_comfyui_config_and_other_families_are_clear_errors(live_comfy, thin_models):
     import comfy.sd as sd
     import comfy.supported_models as sm
 
     from flux_core.errors import FluxKitError  # one class: the harness shares flux_core with the pack
 
-    compat = comfy.import_module(f"{comfy.pack.__name__}.nodes.comfy_compat")
+    compat = live_comfy.import_module(f"{live_comfy.pack.__name__}.nodes.comfy_compat")
     flux = sd.load_diffusion_model(thin_models["flux"])
     cfg = compat.flux1_config(flux, "Probe")
     assert (cfg["depth"], cfg["depth_single_blocks"], cfg["hidden_size"]) == (1, 1, 3072)
@@ -179,5 +182,5 @@ def test_flux1_is_detected_by_comfyui_config_and_other_families_are_clear_errors
             compat.flux1_config(_as_model(cls, **detected), "Probe")
     assert tried >= 1
     with pytest.raises(FluxKitError, match="FluxKit LoRA Loader: .*image_model 'flux2'"):
-        lora = comfy.import_module(f"{comfy.pack.__name__}.nodes.lora")
+        lora = live_comfy.import_module(f"{live_comfy.pack.__name__}.nodes.lora")
         lora.model_shapes(_as_model(sm.Flux, **families["flux2"][1]))

@@ -5,7 +5,10 @@ timeouts, same-origin redirects, the Secure cookie behind https, and a 502 when 
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import os
+import urllib.request
 
 import aiohttp
 import pytest
@@ -26,7 +29,13 @@ class Upstream:
     def __init__(self):
         self.release = asyncio.Event()
         self.holding = 0
+        self.seen = 0  # requests that reached this upstream
         self.url = ""
+
+    @web.middleware
+    async def count(self, request, handler):
+        self.seen += 1
+        return await handler(request)
 
     async def hello(self, request):
         return web.json_response({
@@ -62,7 +71,7 @@ class Upstream:
         return sock
 
     def app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[self.count])
         app.add_routes([
             web.get("/hello", self.hello), web.get("/api/userdata/{file}", self.hello),
             web.post("/echo", self.echo), web.get("/slow", self.slow), web.get("/stream", self.stream),
@@ -130,6 +139,54 @@ def test_guards_http_and_websocket():
             assert body["auth"] is None
 
     run_with_proxy(test)
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    """An `Authorization: Basic` header, as clients build it from `user:password`."""
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def test_basic_auth_with_the_token_as_password_for_http_and_websocket():
+    """Any user name, the token as password: accepted for HTTP and /ws, never forwarded; wrong, empty or malformed
+    credentials are 401 with a Basic challenge and never reach ComfyUI."""
+
+    async def test(base, upstream):
+        async with aiohttp.ClientSession() as s:
+            body = await (await s.get(f"{base}/hello", headers=basic("fluxkit", TOKEN))).json()
+            assert body["auth"] is None  # the Authorization header stops at the proxy
+            assert (await s.get(f"{base}/hello", headers=basic("anyone", TOKEN))).status == 200
+            async with s.ws_connect(f"{base}/ws?clientId=b1", headers=basic("fluxkit", TOKEN)) as sock:
+                assert (await sock.receive_str()) == "hello b1"
+            for bad in (basic("fluxkit", "wrong"), basic("fluxkit", ""), basic(TOKEN, ""),
+                        basic("fluxkit", TOKEN + "x"), {"Authorization": "Basic !!!not-base64"},
+                        {"Authorization": "Basic " + base64.b64encode(TOKEN.encode()).decode()},
+                        {"Authorization": f"Digest {TOKEN}"}):  # fmt: skip
+                r = await s.get(f"{base}/hello", headers=bad)
+                assert r.status == 401 and r.headers["WWW-Authenticate"].startswith("Basic realm="), bad
+                with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                    await s.ws_connect(f"{base}/ws", headers=bad)
+                assert refused.value.status == 401
+        # a client that answers the challenge (urllib's HTTPBasicAuthHandler sends nothing until it sees one)
+        manager = urllib.request.HTTPPasswordMgrWithDefaultRealm()
+        manager.add_password(None, base, "fluxkit", TOKEN)
+        opener = urllib.request.build_opener(urllib.request.HTTPBasicAuthHandler(manager))
+        text = await asyncio.to_thread(lambda: opener.open(f"{base}/hello", timeout=30).read())
+        assert json.loads(text)["auth"] is None
+        assert (
+            upstream.seen == 4
+        )  # the two GETs, the websocket and urllib's answer; no refused request got through
+
+    run_with_proxy(test)
+
+
+def test_header_credential_reads_bearer_and_basic_passwords_only():
+    basic = "Basic " + base64.b64encode(f"u:{TOKEN}:with:colons".encode()).decode()
+    assert (
+        proxy.header_credential(basic) == f"{TOKEN}:with:colons"
+    )  # the password is everything after the first ':'
+    assert proxy.header_credential(f"Bearer {TOKEN}") == TOKEN
+    assert proxy.header_credential("Basic " + base64.b64encode(b"no-colon").decode()) == ""
+    assert proxy.header_credential("Basic %%%") == proxy.header_credential("") == ""
 
 
 def test_request_target_is_forwarded_as_received():
