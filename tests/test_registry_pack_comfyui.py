@@ -73,4 +73,8 @@ def test_unpacked_zip_loads_in_comfyui_with_every_node(node_zip, comfyui_path, t
         log = server.log_text()
     registered = {k for k, v in info.items() if str(v.get("python_module", "")).endswith(PACK_DIR_NAME)}
     assert registered == expected, log[-3000:]
-    assert "IMPORT FAILED" not in log and "Traceback" not in log, log[-3000:]
+    # Core's own extras may fail to import (0.3.64 without torchaudio prints "IMPORT FAILED: nodes_audio.py");
+    # nothing in the pack may: no failed import, no traceback frame, no "Cannot import" naming its folder.
+    marks = ("IMPORT FAILED", 'File "', "Cannot import")
+    pack_errors = [line for line in log.splitlines() if PACK_DIR_NAME in line and any(m in line for m in marks)]
+    assert pack_errors == [], log[-3000:]
