@@ -92,10 +92,16 @@ def runtime_env() -> dict:
     """The job-level runtime_env that ships the FluxKit packages an actor imports to every node (pass it to
     `ray.init` when starting Ray yourself before `ray_workers`)."""
     import fluxkit_batch
+    import fluxkit_catalog
     import fluxkit_comfy
     import fluxkit_workflows
 
-    packages = (fluxkit_batch, fluxkit_comfy, fluxkit_workflows)
+    packages = (
+        fluxkit_batch,
+        fluxkit_catalog,
+        fluxkit_comfy,
+        fluxkit_workflows,
+    )  # fluxkit_batch and all it imports
     return {"py_modules": [str(Path(p.__file__).parent) for p in packages]}
 
 

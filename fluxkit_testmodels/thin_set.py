@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from flux_core.conditioning_io import save_conditioning
-from fluxkit_workflows import model_files as mf
+from fluxkit_catalog import model_files as mf
 
 from . import shapes as tm
 

@@ -20,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from fluxkit_catalog import model_files as mf
 from fluxkit_testmodels.thin_inputs import demo_image, set_inputs, thin_variant
-from fluxkit_workflows import model_files as mf
 from fluxkit_workflows.paths import API_DIR
 
 INSTALL_HINT = """No ComfyUI found (looked at $COMFYUI_PATH and ~/ComfyUI). Get one in one step:

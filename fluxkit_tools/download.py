@@ -4,7 +4,7 @@
     python -m fluxkit_tools.download --list
     python -m fluxkit_tools.download inpainting-turbo --source modelscope --models /mnt/workspace/ComfyUI/models
 
-Files and presets are data (`fluxkit_workflows/models.json`); a model that is a folder (Depth-Anything-V2 in the HF
+Files and presets are data (`fluxkit_catalog/models.json`); a model that is a folder (Depth-Anything-V2 in the HF
 layout) lists its files as `<model folder>/<file>`. The transfer is the hub's own library's
 (`fluxkit_tools.hubs`: `huggingface_hub`, or `modelscope` for `--source modelscope`; files that ModelScope does not
 mirror come from Hugging Face, said on a line). FluxKit keeps what is its own: the target folder and file name (a
@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from fluxkit_workflows.model_files import MANIFEST
+from fluxkit_catalog.model_files import MANIFEST
 
 from .hubs import HUBS, HubError, RemoteFile
 

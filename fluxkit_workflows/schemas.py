@@ -3,7 +3,7 @@
 Core schemas come from `$FLUXKIT_OBJECT_INFO` or `../shared/comfyui/object_info.json` (a real ComfyUI 0.3.64's
 dump) when present, else from `core_schemas.json`, the interface-only subset of it for the nodes FluxKit's
 workflows use. FluxKit's own are dumped from a live ComfyUI into `fluxkit_object_info.json`. Both committed files
-are written by `python -m fluxkit_workflows.dump_schemas` and kept equal to their sources by tests.
+are written by `python -m fluxkit_tools.dump_schemas` and kept equal to their sources by tests.
 """
 
 from __future__ import annotations

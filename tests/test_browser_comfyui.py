@@ -95,7 +95,7 @@ def test_no_fluxkit_request_failed(page):
 
 
 def test_extension_loads_and_plots_sigmas(page, comfy_server):
-    from fluxkit_workflows import model_files
+    from fluxkit_catalog import model_files
     from fluxkit_workflows.graph import Graph
     from fluxkit_workflows.schemas import load_schemas
 

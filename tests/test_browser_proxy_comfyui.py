@@ -18,7 +18,7 @@ import pytest
 from conftest import PROXY_TOKEN as TOKEN
 from test_browser_comfyui import ARTIFACTS, CHROMIUM_ARGS, _chromium
 
-from fluxkit_workflows import model_files
+from fluxkit_catalog import model_files
 from fluxkit_workflows.graph import Graph
 from fluxkit_workflows.schemas import load_schemas
 

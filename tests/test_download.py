@@ -13,8 +13,8 @@ import threading
 
 import pytest
 
+from fluxkit_catalog import model_files
 from fluxkit_tools import download as dl
-from fluxkit_workflows import model_files
 from fluxkit_workflows.definitions import WORKFLOWS
 
 # huggingface_hub's line goes with transformers' (0.x beside 4.x, 1.x/2.x beside 5.x): run in every version's venv

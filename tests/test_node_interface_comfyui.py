@@ -9,8 +9,8 @@ import json
 
 import pytest
 
+from fluxkit_tools.dump_schemas import live_schemas
 from fluxkit_workflows import interface
-from fluxkit_workflows.dump_schemas import live_schemas
 
 pytestmark = pytest.mark.comfyui
 

@@ -47,6 +47,7 @@ def test_no_python_file_is_huge():
 PACKAGES = (
     "flux_core",
     "nodes",
+    "fluxkit_catalog",
     "fluxkit_workflows",
     "fluxkit_comfy",
     "fluxkit_batch",
@@ -120,3 +121,51 @@ def test_flux_core_is_model_maths_only():
     """Test/demo model generators live in fluxkit_testmodels, not in the pure core."""
     names = {p.stem for p in (REPO / "flux_core").glob("*.py")}
     assert "thin_models" not in names and not any(n.startswith("thin") for n in names), names
+
+
+def _package_imports(pkg: str) -> set[str]:
+    """Other top-level FluxKit packages that any file of `pkg` imports, at module level or inside functions.
+
+    An absolute `import nodes` is ComfyUI's nodes.py (FluxKit's own `nodes/` is reached only relatively, from the pack
+    root: `from ..flux_core import x` inside nodes/ is flux_core)."""
+    out: set[str] = set()
+    for path in (REPO / pkg).rglob("*.py"):
+        depth = len(path.relative_to(REPO).parts) - 1  # folders between the pack root and this file
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                out |= {a.name.split(".")[0] for a in node.names} - {"nodes"}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                out |= {node.module.split(".")[0]} - {"nodes"}
+            elif (
+                isinstance(node, ast.ImportFrom) and node.level > depth
+            ):  # relative, above the package: the pack root
+                names = [node.module] if node.module else [a.name for a in node.names]
+                out |= {n.split(".")[0] for n in names}
+    return (out & set(PACKAGES)) - {pkg}
+
+
+def test_no_import_cycle_between_packages():
+    """Packages point one way (catalog and core lowest, tools and bench highest), counting imports inside functions
+    too: a cycle between packages makes every package in it load, test and ship with all the others."""
+    graph = {pkg: _package_imports(pkg) for pkg in PACKAGES}
+    assert "fluxkit_tools" in graph["bench"] and "fluxkit_catalog" in graph["fluxkit_workflows"], (
+        graph
+    )  # it sees edges
+    assert graph["fluxkit_catalog"] == set() and graph["flux_core"] == set(), graph
+    reach = _reach(graph)
+    assert {pkg: sorted(deps) for pkg, deps in reach.items() if pkg in deps} == {}
+
+
+def _reach(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    reach = {pkg: set(deps) for pkg, deps in graph.items()}
+    for _ in PACKAGES:  # transitive closure, bounded by the number of packages
+        reach = {pkg: deps.union(*(reach[d] for d in deps)) for pkg, deps in reach.items()}
+    return reach
+
+
+def test_ray_actors_get_every_package_the_batch_code_imports():
+    from fluxkit_batch.ray_workers import runtime_env
+
+    shipped = {Path(p).name for p in runtime_env()["py_modules"]}
+    needed = {"fluxkit_batch"} | _reach({pkg: _package_imports(pkg) for pkg in PACKAGES})["fluxkit_batch"]
+    assert shipped == needed

@@ -76,5 +76,7 @@ def test_unpacked_zip_loads_in_comfyui_with_every_node(node_zip, comfyui_path, t
     # Core's own extras may fail to import (0.3.64 without torchaudio prints "IMPORT FAILED: nodes_audio.py");
     # nothing in the pack may: no failed import, no traceback frame, no "Cannot import" naming its folder.
     marks = ("IMPORT FAILED", 'File "', "Cannot import")
-    pack_errors = [line for line in log.splitlines() if PACK_DIR_NAME in line and any(m in line for m in marks)]
+    pack_errors = [
+        line for line in log.splitlines() if PACK_DIR_NAME in line and any(m in line for m in marks)
+    ]
     assert pack_errors == [], log[-3000:]

@@ -9,7 +9,8 @@ import json
 
 import pytest
 
-from fluxkit_workflows import build, model_files
+from fluxkit_catalog import model_files
+from fluxkit_workflows import build
 from fluxkit_workflows.convert import WorkflowError, ui_to_api
 from fluxkit_workflows.definitions import WORKFLOWS
 from fluxkit_workflows.schemas import MODEL_FILE_INPUTS, core_schema_path, load_schemas
@@ -24,7 +25,7 @@ def schemas() -> dict:
 
 
 def test_core_subset_matches_the_comfyui_dump():
-    from fluxkit_workflows.dump_schemas import core_subset
+    from fluxkit_tools.dump_schemas import core_subset
     from fluxkit_workflows.schemas import CORE_SUBSET
 
     source = core_schema_path()
@@ -150,8 +151,8 @@ def test_converter_reads_seed_control_value(schemas):
 
 @pytest.mark.comfyui
 def test_committed_fluxkit_schemas_match_live_ones(live_comfy):
-    from fluxkit_workflows.dump_schemas import live_schemas
+    from fluxkit_tools.dump_schemas import live_schemas
     from fluxkit_workflows.schemas import FLUXKIT_SCHEMAS
 
     committed = json.loads(FLUXKIT_SCHEMAS.read_text())
-    assert live_schemas(live_comfy) == committed, "run `python -m fluxkit_workflows.dump_schemas`"
+    assert live_schemas(live_comfy) == committed, "run `python -m fluxkit_tools.dump_schemas`"

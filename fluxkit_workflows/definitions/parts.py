@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .. import model_files as mf
+from fluxkit_catalog import model_files as mf
+
 from ..graph import Graph, NodeRef, Out
 
 EXAMPLE_IMAGE = (

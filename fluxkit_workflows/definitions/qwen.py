@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import model_files as mf
+from fluxkit_catalog import model_files as mf
+
 from ..graph import Graph, NodeRef
 from ..schemas import load_schemas
 from .parts import EXAMPLE_IMAGE, NodeSpec, flux_sigmas, flux_unet, inpaint_block, sampling_tail, text_models

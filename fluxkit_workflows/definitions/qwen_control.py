@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import model_files as mf
+from fluxkit_catalog import model_files as mf
+
 from ..graph import Graph, NodeRef, Out
 from ..schemas import load_schemas
 from .parts import EXAMPLE_IMAGE, NodeSpec, flux_sigmas, sampling_tail

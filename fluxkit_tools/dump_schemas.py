@@ -1,7 +1,7 @@
 """Write the node schemas (`/object_info` format) that offline workflow validation needs:
 
-    python -m fluxkit_workflows.dump_schemas          # FluxKit's, from a real ComfyUI → fluxkit_object_info.json
-    python -m fluxkit_workflows.dump_schemas --core   # core nodes the workflows use → core_schemas.json
+    python -m fluxkit_tools.dump_schemas          # FluxKit's, from a real ComfyUI → fluxkit_object_info.json
+    python -m fluxkit_tools.dump_schemas --core   # core nodes the workflows use → core_schemas.json
 
 FluxKit's come from a live ComfyUI at $COMFYUI_PATH or ~/ComfyUI; model-file choice lists are emptied, as in
 ComfyUI's own dump without model files, and only the fields FluxKit decides are kept (`FLUXKIT_OWNED_KEYS`: not
@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import sys
 
-from .schemas import CORE_SUBSET, FILE_INPUTS, FLUXKIT_SCHEMAS
+from fluxkit_workflows.schemas import CORE_SUBSET, FILE_INPUTS, FLUXKIT_SCHEMAS
 
 # Core node types FluxKit's workflows (and its tests' variants of them) use.
 CORE_NODES = sorted({
@@ -84,8 +84,7 @@ def live_schemas(env) -> dict[str, dict]:
 
 def main(argv: list[str] | None = None) -> int:
     from fluxkit_comfy import inprocess as comfy_env
-
-    from .schemas import core_schema_path
+    from fluxkit_workflows.schemas import core_schema_path
 
     if "--core" in (argv if argv is not None else sys.argv[1:]):
         source = core_schema_path()
