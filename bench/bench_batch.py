@@ -12,7 +12,6 @@ machine). The client's own work per item is small: two uploads, a websocket, one
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import io
 import json
@@ -31,6 +30,7 @@ from fluxkit_comfy.inprocess import find_comfyui
 from fluxkit_comfy.server import ComfyServer
 from fluxkit_testmodels.thin_inputs import thin_variant
 from fluxkit_testmodels.thin_set import PROMPT_FILE, ensure_thin_set, link_into_models
+from fluxkit_tools import cli
 from fluxkit_workflows.paths import API_DIR
 
 
@@ -113,7 +113,7 @@ def print_result(r: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.bench_batch", description=__doc__.split("\n\n")[0])
+    ap = cli.Parser(prog="python -m bench.bench_batch", description=__doc__.split("\n\n")[0])
     ap.add_argument("--items", type=int, default=8)
     ap.add_argument("--steps", type=int, default=2)
     args = ap.parse_args(argv)
@@ -122,4 +122,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(cli.run(main, "python -m bench.bench_batch"))

@@ -10,6 +10,7 @@ patched state dicts is reported as a check that they did the same work.
 
 from __future__ import annotations
 
+import json
 import statistics
 import tempfile
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 from fluxkit_comfy.inprocess import boot, find_comfyui, run_node
 from fluxkit_testmodels import shapes as tm
 from fluxkit_testmodels.thin_set import ensure_thin_set
+from fluxkit_tools import cli
 
 
 def _timed(fn):
@@ -74,7 +76,13 @@ def run(repeats: int = 3, rank: int = 64) -> dict:
     return out
 
 
-if __name__ == "__main__":
-    import json
+def main(argv: list[str] | None = None) -> int:
+    ap = cli.Parser(prog="python -m bench.bench_lora_patch", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args(argv)
+    print(json.dumps(run(repeats=args.repeats), indent=1, default=str))
+    return 0
 
-    print(json.dumps(run(), indent=1))
+
+if __name__ == "__main__":
+    raise SystemExit(cli.run(main, "python -m bench.bench_lora_patch"))

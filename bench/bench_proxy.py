@@ -22,6 +22,7 @@ import aiohttp
 
 from fluxkit_comfy.inprocess import REPO_ROOT
 from fluxkit_comfy.server import free_port
+from fluxkit_tools import cli
 
 TOKEN = "bench-token-0123456789abcdef"
 
@@ -149,7 +150,7 @@ def print_result(r: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.bench_proxy", description=__doc__.split("\n\n")[0])
+    ap = cli.Parser(prog="python -m bench.bench_proxy", description=__doc__.split("\n\n")[0])
     ap.add_argument("--serve", choices=["upstream", "proxy"], help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--upstream", help=argparse.SUPPRESS)
@@ -167,4 +168,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(cli.run(main, "python -m bench.bench_proxy"))

@@ -23,6 +23,7 @@ from fluxkit_comfy.inprocess import find_comfyui
 from fluxkit_comfy.server import ComfyServer
 from fluxkit_testmodels.thin_inputs import demo_image, set_inputs, thin_variant
 from fluxkit_testmodels.thin_set import PROMPT_FILE, ensure_thin_set, link_into_models
+from fluxkit_tools import cli
 from fluxkit_workflows.paths import API_DIR
 
 # FluxKit node → (core node, input renames); inputs not listed keep their names.
@@ -130,5 +131,13 @@ def run(repeats: int = 3, steps: tuple[int, ...] = (8, 28), resolution: int = 12
     return out
 
 
+def main(argv: list[str] | None = None) -> int:
+    ap = cli.Parser(prog="python -m bench.bench_workflow", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args(argv)
+    print(json.dumps(run(repeats=args.repeats, steps=(8,)), indent=1, default=str))
+    return 0
+
+
 if __name__ == "__main__":
-    print(json.dumps(run(repeats=3, steps=(8,)), indent=1, default=str))
+    raise SystemExit(cli.run(main, "python -m bench.bench_workflow"))

@@ -14,7 +14,6 @@ step and divides by the bf16 matmul rate measured on the same device (8192³ pro
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import time
@@ -24,6 +23,7 @@ import torch
 from flux_core.control_input import image_ids, pack_tokens
 from flux_core.controlnet_model import AlimamaInpaintControlNet, InpaintControlNetConfig
 from flux_core.residual_schedule import residual_schedule, residuals_used
+from fluxkit_tools import cli
 
 FULL = {"hidden": 3072, "heads": 24, "double": 19, "single": 38, "cn_blocks": 6, "px": 1024, "txt": 512}
 TINY = {"hidden": 256, "heads": 2, "double": 3, "single": 2, "cn_blocks": 2, "px": 128, "txt": 16}
@@ -172,7 +172,7 @@ def run(cfg: dict, device: str, dtype: torch.dtype, repeats: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = cli.Parser(prog="python -m bench.gpu_step", description=__doc__.split("\n\n")[0])
     ap.add_argument("--tiny", action="store_true", help="small widths for a CPU smoke run")
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--repeats", type=int, default=5)
@@ -201,4 +201,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(cli.run(main, "python -m bench.gpu_step"))

@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from .errors import FluxKitError
+
 Denoise = Callable[[torch.Tensor, float], torch.Tensor]
 Renoise = Callable[[float, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -34,6 +36,21 @@ def unit_noise_input_scale(sigma: float) -> float:
     return math.sqrt(1.0 + sigma * sigma) / sigma
 
 
+def check_sigmas(sigmas: Sequence[float], where: str = "DMD2 sampler") -> None:
+    """A schedule DMD2 can run: at least two sigmas (one step goes from sigmas[0] to sigmas[1]), strictly
+    decreasing, none negative. One sigma (a SplitSigmas that kept only the last entry, a 0-step scheduler) leaves
+    nothing to sample: ComfyUI still calls the sampler, which returned a latent near ±3e4."""
+    values = [float(s) for s in sigmas]
+    if len(values) < 2:
+        raise FluxKitError(
+            f"{where}: {len(values)} sigma{'s' if len(values) != 1 else ''} {values}: nothing to sample; a DMD2 "
+            "schedule has one sigma per step plus the final 0 (FluxKit DMD2 Scheduler's output, or SplitSigmas' "
+            "high part with at least two entries)"
+        )
+    if any(b >= a for a, b in zip(values, values[1:])) or values[-1] < 0:
+        raise FluxKitError(f"{where}: sigmas {values} must be strictly decreasing and not negative")
+
+
 def dmd2_sample(
     denoise: Denoise,
     x: torch.Tensor,
@@ -43,6 +60,7 @@ def dmd2_sample(
     callback: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None,
 ) -> torch.Tensor:
     """Run DMD2 over `sigmas` (decreasing, last 0) from the noised input `x`; returns the final x0."""
+    check_sigmas(sigmas)
     x0 = x
     for i in range(len(sigmas) - 1):
         x0 = denoise(x, float(sigmas[i]))

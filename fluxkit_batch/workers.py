@@ -8,6 +8,7 @@ workers (`ray_workers`) talk to it from an actor on its node. Both answer the sa
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
 from fluxkit_comfy.http import ProtocolError, open_session, public_url, read_json, with_retries
 
@@ -28,6 +29,17 @@ async def queue_load(url: str, retries: int = 0) -> int:
             return len(running) + len(pending)
 
         return await with_retries(f"GET {url}/queue", attempt, retries)
+
+
+class Worker(Protocol):
+    """What the dispatcher needs of a place jobs run (`HttpWorker`, `ray_workers.RayWorker`): a name for progress
+    lines (no credentials), its ComfyUI queue length (raising `ServerUnavailable` when it is gone) and a job run."""
+
+    name: str
+
+    async def load(self) -> int: ...
+
+    async def run(self, job: Job, out_dir: Path, on_progress=None) -> list[Path]: ...
 
 
 class HttpWorker:

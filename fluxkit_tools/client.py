@@ -41,6 +41,8 @@ from fluxkit_batch.run import run_batch
 from fluxkit_batch.workers import HttpWorker
 from fluxkit_comfy.client import PromptFailed, PromptRejected, ProtocolError, ServerUnavailable, progress_bar
 
+from . import cli
+
 __all__ = ["Manifest", "OverrideError", "apply_override", "batch_items", "load_workflow", "main", "run_batch"]
 
 
@@ -107,7 +109,7 @@ def _workers(args: argparse.Namespace, settings: RunSettings) -> tuple[list, Cal
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.Parser(prog="python -m fluxkit_tools.client", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("run", "batch"):
         p = sub.add_parser(name)
@@ -171,4 +173,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(cli.run(main, "python -m fluxkit_tools.client"))

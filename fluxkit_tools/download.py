@@ -30,6 +30,7 @@ from pathlib import Path
 
 from fluxkit_catalog.model_files import MANIFEST
 
+from . import cli
 from .hubs import HUBS, HubError, RemoteFile
 
 CHUNK = 1 << 22
@@ -182,6 +183,20 @@ def _with_retries(call, retries: int, backoff_s: float, label: str):
     raise AssertionError("unreachable")
 
 
+def check_remote(model: ModelFile, remote, where: str) -> None:
+    """Refuse a hub file with no content hash or another size than the manifest's; warn when the approximate size
+    (`size_mb`, for files whose exact size the manifest does not pin) is off by more than 10%."""
+    if remote.sha256 is None and remote.git_sha1 is None:
+        raise DownloadError(f"{model.name}: {where} reported no content hash; refusing it")
+    if model.size is not None and model.size != remote.size:
+        raise DownloadError(f"{model.name}: {where} has {remote.size} bytes, the manifest {model.size}")
+    if model.size_mb and abs(remote.size / 1e6 - model.size_mb) > 0.1 * model.size_mb:
+        print(
+            f"warning  {model.name}: {remote.size / 1e6:.0f} MB on the hub, ~{model.size_mb} MB expected",
+            file=sys.stderr,
+        )
+
+
 def download(
     model: ModelFile, models_dir: Path, source: str = "hf", force: bool = False, retries: int = 4,
     backoff_s: float = 2.0,
@@ -192,19 +207,7 @@ def download(
     hub, (repo, file) = _hub_for(model, source)
     revision = hub.default_revision
     remote = _with_retries(lambda: hub.remote(repo, file, revision), retries, backoff_s, model.name)
-    if remote.sha256 is None and remote.git_sha1 is None:
-        raise DownloadError(
-            f"{model.name}: {hub.name} reported no content hash for {repo}/{file}; refusing it"
-        )
-    if model.size is not None and model.size != remote.size:
-        raise DownloadError(
-            f"{model.name}: the hub's {repo}/{file} has {remote.size} bytes, the manifest {model.size}"
-        )
-    if model.size_mb and abs(remote.size / 1e6 - model.size_mb) > 0.1 * model.size_mb:
-        print(
-            f"warning  {model.name}: {remote.size / 1e6:.0f} MB on the hub, ~{model.size_mb} MB expected",
-            file=sys.stderr,
-        )
+    check_remote(model, remote, f"{hub.name}'s {repo}/{file}")
     entry = {
         "file": model.name,
         "source": hub.name,
@@ -212,18 +215,17 @@ def download(
         "repo_file": file,
         "revision": remote.revision,
     }
+
+    def record(path: Path, sha256: str, result: str, **more) -> os.stat_result:
+        st = path.stat()
+        log.record(**entry, path=str(path), size=st.st_size, mtime_ns=st.st_mtime_ns, sha256=sha256, result=result,
+                   **more)  # fmt: skip
+        return st
+
     if target.exists():
         problem, sha256 = mismatch(model, remote, target, log)
         if problem is None:
-            st = target.stat()
-            log.record(
-                **entry,
-                path=str(target),
-                size=st.st_size,
-                mtime_ns=st.st_mtime_ns,
-                sha256=sha256,
-                result="kept",
-            )
+            record(target, sha256, "kept")
             print(f"ok       {model.folder}/{model.name} (already there, verified)")
             return target
         if not force:
@@ -234,24 +236,19 @@ def download(
     if problem is not None:
         bad = target.with_name(target.name + ".bad")
         os.replace(staged, bad)
-        log.record(
-            **entry, path=str(bad), size=bad.stat().st_size, sha256=sha256, result="rejected", why=problem
-        )
+        record(bad, sha256, "rejected", why=problem)
         raise DownloadError(f"{model.name}: downloaded file rejected ({problem}); kept aside as {bad}")
     os.replace(staged, target)
     shutil.rmtree(staging, ignore_errors=True)
     with contextlib.suppress(OSError):
         staging.parent.rmdir()  # only when no other download is staged there
-    st = target.stat()
-    log.record(
-        **entry, path=str(target), size=st.st_size, mtime_ns=st.st_mtime_ns, sha256=sha256, result="verified"
-    )
+    st = record(target, sha256, "verified")
     print(f"fetched  {model.folder}/{model.name} ({st.st_size:,} bytes, sha256 {sha256[:12]}…, verified)")
     return target
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.Parser(prog="python -m fluxkit_tools.download", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--manifest", type=Path, default=MANIFEST, help="files and presets (default: models.json)"
     )
@@ -296,4 +293,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(cli.run(main, "python -m fluxkit_tools.download"))

@@ -18,6 +18,8 @@ import sys
 
 from fluxkit_workflows.schemas import CORE_SUBSET, FILE_INPUTS, FLUXKIT_SCHEMAS
 
+from . import cli
+
 # Core node types FluxKit's workflows (and its tests' variants of them) use.
 CORE_NODES = sorted({
     "UNETLoader", "VAELoader", "DualCLIPLoader", "CLIPTextEncode", "FluxGuidance", "ConditioningZeroOut",
@@ -25,6 +27,7 @@ CORE_NODES = sorted({
     "BasicGuider", "CFGGuider", "SamplerCustomAdvanced", "SaveImage", "PreviewImage", "EmptySD3LatentImage",
     "EmptyLatentImage", "CheckpointLoaderSimple", "LoraLoaderModelOnly", "BasicScheduler",
     "ControlNetLoader", "ControlNetInpaintingAliMamaApply", "SplitSigmasDenoise", "ControlNetApplyAdvanced", "Canny",
+    "InpaintModelConditioning", "ImagePadForOutpaint", "ReferenceLatent",
 })  # fmt: skip
 DROPPED_KEYS = ("description", "output_tooltips", "python_module")
 # The NodeInfo fields FluxKit's node definitions decide. ComfyUI adds fields of its own from release to release
@@ -86,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     from fluxkit_comfy import inprocess as comfy_env
     from fluxkit_workflows.schemas import core_schema_path
 
-    if "--core" in (argv if argv is not None else sys.argv[1:]):
+    parser = cli.Parser(prog="python -m fluxkit_tools.dump_schemas", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--core", action="store_true", help="the core nodes' subset instead of FluxKit's")
+    if parser.parse_args(argv).core:
         source = core_schema_path()
         if source is None:
             print(
@@ -109,4 +114,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(cli.run(main, "python -m fluxkit_tools.dump_schemas"))

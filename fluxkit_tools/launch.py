@@ -30,7 +30,7 @@ from pathlib import Path
 from fluxkit_comfy.inprocess import find_comfyui
 from fluxkit_comfy.server import ComfyServer, die_with_parent, free_port
 
-from . import proxy
+from . import cli, proxy
 
 TUNNEL_URL = re.compile(r"https://[-a-z0-9]+\.trycloudflare\.com")
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)  # notebook "restart kernel" sends SIGTERM
@@ -153,7 +153,7 @@ async def serve(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.Parser(prog="python -m fluxkit_tools.launch", description=__doc__.split("\n\n")[0])
     parser.add_argument("--comfyui", help="ComfyUI checkout (default $COMFYUI_PATH or ~/ComfyUI)")
     parser.add_argument("--port", type=int, default=8188, help="ComfyUI's port on 127.0.0.1")
     parser.add_argument("--proxy-port", type=int, default=0, help="the proxy's port (default: a free one)")
@@ -181,4 +181,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(cli.run(main, "python -m fluxkit_tools.launch"))

@@ -5,7 +5,7 @@
     lora = g.node("FluxKitLoraLoader", 0, model=unet[0], lora_name="FLUX.1-Turbo-Alpha.safetensors", strength=1.0)
     g.note("How to use this workflow …")
     g.group("Models", [unet, lora])
-    ui_json = g.to_ui()
+    ui_json = g.to_ui("my_inpainting")  # the name fixes the workflow id (a stable uuid5)
 
 The API form (`g.api`, what `POST /prompt` takes) is recorded directly from the same calls, independently of the
 UI→API converter, so a test can check that converting the UI form reproduces it exactly.
@@ -60,34 +60,7 @@ class Graph:
         """Add a node at the bottom of `column` (columns are COLUMN_W apart; `gap` adds extra space above it)."""
         schema = self.schemas[type_]
         nid = len(self.nodes) + 1
-        inputs, widgets, api_inputs, widget_specs = [], [], {}, []
-        for name, spec, _required in input_specs(schema):
-            value = values.pop(name, None)
-            if isinstance(value, Out):
-                api_inputs[name] = [str(value.node), value.slot]
-                link_id = self._link(value, nid, len(inputs), socket_type(spec))
-                entry = {"name": name, "type": socket_type(spec), "link": link_id}
-                if is_widget(spec):
-                    entry["widget"] = {"name": name}
-                    widgets.append(None)
-                inputs.append(entry)
-            elif is_widget(spec):
-                default = widget_options(spec).get("default")
-                if value is not None and type(value) is type(default) and value == default:
-                    raise ValueError(f"{type_}.{name}: {value!r} is the schema default; leave it out")
-                if value is None:
-                    value = default
-                if value is None and combo_choices(spec):
-                    value = combo_choices(spec)[0]  # what the editor shows for a combo without a default
-                widget_specs.append(spec)
-                widgets.append(value)
-                widgets += ["fixed"] * extra_widget_values(spec)
-                if value is not None:
-                    api_inputs[name] = value
-            elif value is None and _required:
-                inputs.append({"name": name, "type": socket_type(spec), "link": None})
-        if values:
-            raise ValueError(f"{type_}: unknown inputs {sorted(values)}")
+        inputs, widgets, api_inputs, widget_specs = self._inputs(type_, schema, nid, values)
         outputs = [
             {"name": name, "type": kind, "links": [], "slot_index": i}
             for i, (name, kind) in enumerate(zip(schema["output_name"], schema["output"]))
@@ -121,6 +94,40 @@ class Graph:
             if link[3] == nid:
                 self.nodes[link[1] - 1]["outputs"][link[2]]["links"].append(link[0])
         return NodeRef(nid, type_)
+
+    def _inputs(self, type_: str, schema: dict, nid: int, values: dict) -> tuple[list, list, dict, list]:
+        """(UI inputs, widgets_values, API inputs, widget specs) of a new node: links become sockets (and links),
+        widget values follow the schema's input order; a value equal to the schema default is refused."""
+        inputs, widgets, api_inputs, widget_specs = [], [], {}, []
+        values = dict(values)
+        for name, spec, _required in input_specs(schema):
+            value = values.pop(name, None)
+            if isinstance(value, Out):
+                api_inputs[name] = [str(value.node), value.slot]
+                link_id = self._link(value, nid, len(inputs), socket_type(spec))
+                entry = {"name": name, "type": socket_type(spec), "link": link_id}
+                if is_widget(spec):
+                    entry["widget"] = {"name": name}
+                    widgets.append(None)
+                inputs.append(entry)
+            elif is_widget(spec):
+                default = widget_options(spec).get("default")
+                if value is not None and type(value) is type(default) and value == default:
+                    raise ValueError(f"{type_}.{name}: {value!r} is the schema default; leave it out")
+                if value is None:
+                    value = default
+                if value is None and combo_choices(spec):
+                    value = combo_choices(spec)[0]  # what the editor shows for a combo without a default
+                widget_specs.append(spec)
+                widgets.append(value)
+                widgets += ["fixed"] * extra_widget_values(spec)
+                if value is not None:
+                    api_inputs[name] = value
+            elif value is None and _required:
+                inputs.append({"name": name, "type": socket_type(spec), "link": None})
+        if values:
+            raise ValueError(f"{type_}: unknown inputs {sorted(values)}")
+        return inputs, widgets, api_inputs, widget_specs
 
     def _link(self, src: Out, dst: int, dst_slot: int, kind: str) -> int:
         link_id = len(self.links) + 1

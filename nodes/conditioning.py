@@ -12,6 +12,7 @@ from comfy_api.latest import io
 from ..flux_core.conditioning_io import load_conditioning, save_conditioning
 from ..flux_core.errors import FluxKitError
 from . import comfy_types as t
+from .names import LOAD_CONDITIONING, SAVE_CONDITIONING, named_errors
 from .paths import CONDITIONING_FOLDER, first_folder
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ class FluxKitSaveConditioning(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="FluxKitSaveConditioning",
-            display_name="FluxKit Save Conditioning",
+            display_name=SAVE_CONDITIONING,
             category=CATEGORY,
             description="Saves encoded conditioning (text embedding, pooled vector, guidance) to "
             "models/fluxkit_conditioning/<name>.safetensors. Load it later with FluxKit Load Conditioning to skip "
@@ -46,17 +47,18 @@ class FluxKitSaveConditioning(io.ComfyNode):
 
     @classmethod
     def execute(cls, conditioning, name: str) -> io.NodeOutput:
-        if not SAFE_NAME.match(name) or name in (".", ".."):
-            raise FluxKitError(
-                f"FluxKit Save Conditioning: name {name!r} must be 1-120 of letters, digits, '.', '_', '-'"
+        with named_errors(SAVE_CONDITIONING):
+            if not SAFE_NAME.match(name) or name in (".", ".."):
+                raise FluxKitError(
+                    f"{SAVE_CONDITIONING}: name {name!r} must be 1-120 of letters, digits, '.', '_', '-'"
+                )
+            path = os.path.join(
+                first_folder(FOLDER), name if name.endswith(".safetensors") else f"{name}.safetensors"
             )
-        path = os.path.join(
-            first_folder(FOLDER), name if name.endswith(".safetensors") else f"{name}.safetensors"
-        )
-        dropped = save_conditioning(path, [(c[0], c[1]) for c in conditioning])
-        if dropped:
-            log.warning("FluxKit Save Conditioning: options not stored in %s: %s", path, ", ".join(dropped))
-        return io.NodeOutput(conditioning)
+            dropped = save_conditioning(path, [(c[0], c[1]) for c in conditioning])
+            if dropped:
+                log.warning("%s: options not stored in %s: %s", SAVE_CONDITIONING, path, ", ".join(dropped))
+            return io.NodeOutput(conditioning)
 
 
 class FluxKitLoadConditioning(io.ComfyNode):
@@ -64,7 +66,7 @@ class FluxKitLoadConditioning(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="FluxKitLoadConditioning",
-            display_name="FluxKit Load Conditioning",
+            display_name=LOAD_CONDITIONING,
             category=CATEGORY,
             description="Loads conditioning saved by FluxKit Save Conditioning from models/fluxkit_conditioning.",
             inputs=[
@@ -79,8 +81,9 @@ class FluxKitLoadConditioning(io.ComfyNode):
 
     @classmethod
     def execute(cls, conditioning_name: str) -> io.NodeOutput:
-        path = folder_paths.get_full_path_or_raise(FOLDER, conditioning_name)
-        return io.NodeOutput([[cond, options] for cond, options in load_conditioning(path)])
+        with named_errors(LOAD_CONDITIONING):
+            path = folder_paths.get_full_path_or_raise(FOLDER, conditioning_name)
+            return io.NodeOutput([[cond, options] for cond, options in load_conditioning(path)])
 
 
 NODES = [FluxKitSaveConditioning, FluxKitLoadConditioning]

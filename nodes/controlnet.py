@@ -19,12 +19,13 @@ from . import comfy_types as t
 from .choices import Choice, Choices
 from .comfy_compat import core_model_patcher
 from .inpaint_control import FluxKitInpaintControl
+from .names import INPAINT_CN_APPLY, INPAINT_CN_LOADER, named_errors
 
 log = logging.getLogger(__name__)
 CATEGORY = "FluxKit/inpaint"
 SAFETENSORS_DTYPES = {"BF16": torch.bfloat16, "F16": torch.float16, "F32": torch.float32}
 MASK_MODE = Choices(
-    "FluxKit Inpaint ControlNet Apply",
+    INPAINT_CN_APPLY,
     "mask_mode",
     (
         Choice(
@@ -74,7 +75,7 @@ class FluxKitInpaintControlNetLoader(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="FluxKitInpaintControlNetLoader",
-            display_name="FluxKit Inpaint ControlNet Loader (alimama)",
+            display_name=INPAINT_CN_LOADER,
             category=CATEGORY,
             description=(
                 "Loads alimama-creative's FLUX.1-dev-Controlnet-Inpainting (Alpha or Beta, diffusers format) from "
@@ -102,8 +103,9 @@ class FluxKitInpaintControlNetLoader(io.ComfyNode):
 
     @classmethod
     def execute(cls, control_net_name: str, weight_dtype: str = WEIGHT_DTYPES[0]) -> io.NodeOutput:
-        path = folder_paths.get_full_path_or_raise("controlnet", control_net_name)
-        return io.NodeOutput(load_inpaint_control(path, weight_dtype))
+        with named_errors(INPAINT_CN_LOADER):
+            path = folder_paths.get_full_path_or_raise("controlnet", control_net_name)
+            return io.NodeOutput(load_inpaint_control(path, weight_dtype))
 
 
 class FluxKitInpaintControlNetApply(io.ComfyNode):
@@ -111,7 +113,7 @@ class FluxKitInpaintControlNetApply(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="FluxKitInpaintControlNetApply",
-            display_name="FluxKit Inpaint ControlNet Apply (alimama)",
+            display_name=INPAINT_CN_APPLY,
             category=CATEGORY,
             description=(
                 "Attaches the inpainting ControlNet to both conditionings (so it runs in both passes when cfg > 1). "
@@ -183,37 +185,40 @@ class FluxKitInpaintControlNetApply(io.ComfyNode):
         end_percent,
         mask_mode: str = MASK_MODE.default,
     ) -> io.NodeOutput:
-        where = "FluxKit Inpaint ControlNet Apply"
-        if not isinstance(control_net, FluxKitInpaintControl):
-            raise FluxKitError(
-                f"{where}: control_net is a {type(control_net).__name__}; load the alimama inpainting ControlNet "
-                "with 'FluxKit Inpaint ControlNet Loader' (core's ControlNetLoader output goes to core's apply node)"
-            )
-        if start_percent > end_percent:
-            raise FluxKitError(f"{where}: start_percent {start_percent} is after end_percent {end_percent}")
-        hole = as_batch(mask, where)
-        pair_batches(image, hole, where)  # validate sizes/batches here, where the user looks
-        preview = ui.PreviewImage(mask_overlay(image, hole), cls=cls)  # what gets repainted
-        if strength == 0:
-            return io.NodeOutput(positive, negative, ui=preview)
-        binarize = MASK_MODE.resolve(mask_mode) == "binary"
-        controls: dict = {}
-        outs = []
-        for conditioning in (positive, negative):
-            new = []
-            for emb, opts in conditioning:
-                opts = opts.copy()
-                prev = opts.get("control")
-                if prev not in controls:
-                    c = control_net.copy().set_inpaint(
-                        image, mask, vae, strength, (start_percent, end_percent), binarize
-                    )
-                    controls[prev] = c.set_previous_controlnet(prev)
-                opts["control"] = controls[prev]
-                opts["control_apply_to_uncond"] = False
-                new.append([emb, opts])
-            outs.append(new)
-        return io.NodeOutput(outs[0], outs[1], ui=preview)
+        with named_errors(INPAINT_CN_APPLY):
+            if not isinstance(control_net, FluxKitInpaintControl):
+                raise FluxKitError(
+                    f"{INPAINT_CN_APPLY}: control_net is a {type(control_net).__name__}; load the alimama "
+                    f"inpainting ControlNet with '{INPAINT_CN_LOADER}' (core's ControlNetLoader output goes to "
+                    "core's apply node)"
+                )
+            if start_percent > end_percent:
+                raise FluxKitError(
+                    f"{INPAINT_CN_APPLY}: start_percent {start_percent} is after end_percent {end_percent}"
+                )
+            hole = as_batch(mask, INPAINT_CN_APPLY)
+            pair_batches(image, hole, INPAINT_CN_APPLY)  # validate sizes/batches here, where the user looks
+            preview = ui.PreviewImage(mask_overlay(image, hole), cls=cls)  # what gets repainted
+            if strength == 0:
+                return io.NodeOutput(positive, negative, ui=preview)
+            binarize = MASK_MODE.resolve(mask_mode) == "binary"
+            controls: dict = {}
+            outs = []
+            for conditioning in (positive, negative):
+                new = []
+                for emb, opts in conditioning:
+                    opts = opts.copy()
+                    prev = opts.get("control")
+                    if prev not in controls:
+                        c = control_net.copy().set_inpaint(
+                            image, mask, vae, strength, (start_percent, end_percent), binarize
+                        )
+                        controls[prev] = c.set_previous_controlnet(prev)
+                    opts["control"] = controls[prev]
+                    opts["control_apply_to_uncond"] = False
+                    new.append([emb, opts])
+                outs.append(new)
+            return io.NodeOutput(outs[0], outs[1], ui=preview)
 
 
 NODES = [FluxKitInpaintControlNetLoader, FluxKitInpaintControlNetApply]

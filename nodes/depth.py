@@ -15,6 +15,7 @@ from ..flux_core.depth_anything import estimate_depth, load_depth_anything
 from ..flux_core.errors import FluxKitError
 from . import comfy_types as t
 from .comfy_compat import ManagedModule
+from .names import DEPTH_LOADER, DEPTH_MAP, named_errors
 from .paths import DEPTH_FOLDER, config_folders, find_config_folder
 
 CATEGORY = "FluxKit/controlnet"
@@ -29,21 +30,12 @@ class LoadedDepthModel:
     path: str
 
 
-def find_model_folder(name: str) -> str:
-    path = find_config_folder(DEPTH_FOLDER, name)
-    if path is None:
-        raise FluxKitError(
-            f"FluxKit Depth Anything V2 Loader: no folder {name!r} with a config.json in models/{DEPTH_FOLDER}"
-        )
-    return path
-
-
 class FluxKitDepthAnythingLoader(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="FluxKitDepthAnythingLoader",
-            display_name="FluxKit Depth Anything V2 Loader",
+            display_name=DEPTH_LOADER,
             category=CATEGORY,
             description=(
                 "Loads Depth-Anything-V2 (transformers, Hugging Face layout) from a folder in models/depth_anything, "
@@ -63,16 +55,14 @@ class FluxKitDepthAnythingLoader(io.ComfyNode):
 
     @classmethod
     def execute(cls, model_folder: str) -> io.NodeOutput:
-        path = find_model_folder(model_folder)
-        offload = mm.unet_offload_device()
-        try:
+        with named_errors(DEPTH_LOADER):
+            path = find_config_folder(DEPTH_FOLDER, model_folder)
+            offload = mm.unet_offload_device()
             model, processor = load_depth_anything(path, torch.float32, offload)
-        except FluxKitError as e:
-            raise FluxKitError(f"FluxKit Depth Anything V2 Loader: {e}") from e
-        patcher = comfy.model_patcher.ModelPatcher(
-            ManagedModule(model, "depth"), load_device=mm.get_torch_device(), offload_device=offload
-        )
-        return io.NodeOutput(LoadedDepthModel(model, processor, patcher, path))
+            patcher = comfy.model_patcher.ModelPatcher(
+                ManagedModule(model, "depth"), load_device=mm.get_torch_device(), offload_device=offload
+            )
+            return io.NodeOutput(LoadedDepthModel(model, processor, patcher, path))
 
 
 class FluxKitDepthMap(io.ComfyNode):
@@ -80,7 +70,7 @@ class FluxKitDepthMap(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="FluxKitDepthMap",
-            display_name="FluxKit Depth Map (Depth Anything V2)",
+            display_name=DEPTH_MAP,
             category=CATEGORY,
             description=(
                 "A depth map of each picture (near = bright), the size of the picture, normalised per picture and "
@@ -104,16 +94,11 @@ class FluxKitDepthMap(io.ComfyNode):
 
     @classmethod
     def execute(cls, depth_model: LoadedDepthModel, image: torch.Tensor, resolution: int) -> io.NodeOutput:
-        if not isinstance(depth_model, LoadedDepthModel):
-            raise FluxKitError(
-                "FluxKit Depth Map: depth_model must come from FluxKit Depth Anything V2 Loader"
-            )
-        mm.load_models_gpu([depth_model.patcher])
-        try:
-            depth = estimate_depth(depth_model.model, depth_model.processor, image, resolution)
-        except FluxKitError as e:
-            raise FluxKitError(f"FluxKit Depth Map: {e}") from e
-        return io.NodeOutput(depth)
+        with named_errors(DEPTH_MAP):
+            if not isinstance(depth_model, LoadedDepthModel):
+                raise FluxKitError(f"{DEPTH_MAP}: depth_model must come from {DEPTH_LOADER}")
+            mm.load_models_gpu([depth_model.patcher])
+            return io.NodeOutput(estimate_depth(depth_model.model, depth_model.processor, image, resolution))
 
 
 NODES = [FluxKitDepthAnythingLoader, FluxKitDepthMap]

@@ -10,6 +10,8 @@ import os
 
 import folder_paths
 
+from ..flux_core.errors import FluxKitError
+
 CONDITIONING_FOLDER = "fluxkit_conditioning"  # saved prompt conditionings (FluxKit Save/Load Conditioning)
 QWEN2VL_FOLDER = (
     "qwen2vl"  # one sub-folder per Qwen2-VL model (config.json, *.safetensors, tokenizer, preprocessor)
@@ -59,12 +61,13 @@ def config_folders(name: str) -> list[str]:
     return out
 
 
-def find_config_folder(name: str, folder: str) -> str | None:
-    """The path of `folder` (holding a config.json) under the `name` model folders, or None."""
+def find_config_folder(name: str, folder: str) -> str:
+    """The path of `folder` (holding a config.json) under the `name` model folders; FluxKitError saying where it
+    looked when there is none (the node's `named_errors` puts its name in front)."""
     for root in folder_paths.get_folder_paths(name):
         if os.path.isfile(os.path.join(root, folder, "config.json")):
             return os.path.join(root, folder)
-    return None
+    raise FluxKitError(f"no model folder {folder!r} with a config.json in models/{name}")
 
 
 register_model_folders()  # the one call: every node module that lists these folders imports this module

@@ -21,15 +21,14 @@ from ..flux_core.qwen_connector import assemble_context, griddot_weights, load_c
 from . import comfy_types as t
 from .choices import Choice, Choices
 from .comfy_compat import ManagedModule, flux1_config
+from .names import QWEN2VL_CONNECTOR_LOADER, QWEN2VL_ENCODE, QWEN2VL_LOADER, named_errors
 from .paths import QWEN2VL_FLUX_FOLDER, QWEN2VL_FOLDER, config_folders, find_config_folder
 
 log = logging.getLogger(__name__)
 CATEGORY = "FluxKit/qwen2vl"
-QWEN_FOLDER = QWEN2VL_FOLDER  # models/qwen2vl/<model folder>/
-CONNECTOR_FOLDER = QWEN2VL_FLUX_FOLDER  # models/qwen2vl_flux/connector.pt, t5_embedder.pt
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 NO_T5 = Choices(  # the fixed choice ahead of the file list of t5_embedder_name
-    "FluxKit Qwen2VL-Flux Connector Loader",
+    QWEN2VL_CONNECTOR_LOADER,
     "t5_embedder_name",
     (Choice("none", "no T5 embedder: image-only variation", ("none (image only)",)),),
 )
@@ -55,16 +54,7 @@ class Connector:
 
 def model_folders() -> list[str]:
     """Sub-folders of models/qwen2vl that hold a config.json."""
-    return config_folders(QWEN_FOLDER)
-
-
-def find_model_folder(name: str) -> str:
-    path = find_config_folder(QWEN_FOLDER, name)
-    if path is None:
-        raise FluxKitError(
-            f"FluxKit Qwen2-VL Loader: no model folder {name!r} with a config.json in models/{QWEN_FOLDER}"
-        )
-    return path
+    return config_folders(QWEN2VL_FOLDER)
 
 
 class FluxKitQwen2VLLoader(io.ComfyNode):
@@ -72,7 +62,7 @@ class FluxKitQwen2VLLoader(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="FluxKitQwen2VLLoader",
-            display_name="FluxKit Qwen2-VL Loader",
+            display_name=QWEN2VL_LOADER,
             category=CATEGORY,
             description=(
                 "Loads Qwen2-VL (Qwen/Qwen2-VL-7B-Instruct, ~15 GB in bf16) from a folder in models/qwen2vl onto the "
@@ -98,22 +88,23 @@ class FluxKitQwen2VLLoader(io.ComfyNode):
 
     @classmethod
     def execute(cls, model_folder: str, dtype: str) -> io.NodeOutput:
-        path = find_model_folder(model_folder)
-        offload = mm.unet_offload_device()
-        qwen = load_qwen2vl(path, DTYPES[dtype], device=offload)
-        patcher = comfy.model_patcher.ModelPatcher(
-            ManagedModule(qwen.model, "qwen"), load_device=mm.get_torch_device(), offload_device=offload
-        )
-        return io.NodeOutput(LoadedQwen2VL(qwen, patcher))
+        with named_errors(QWEN2VL_LOADER):
+            path = find_config_folder(QWEN2VL_FOLDER, model_folder)
+            offload = mm.unet_offload_device()
+            qwen = load_qwen2vl(path, DTYPES[dtype], device=offload)
+            patcher = comfy.model_patcher.ModelPatcher(
+                ManagedModule(qwen.model, "qwen"), load_device=mm.get_torch_device(), offload_device=offload
+            )
+            return io.NodeOutput(LoadedQwen2VL(qwen, patcher))
 
 
 class FluxKitQwen2VLConnectorLoader(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        files = folder_paths.get_filename_list(CONNECTOR_FOLDER)
+        files = folder_paths.get_filename_list(QWEN2VL_FLUX_FOLDER)
         return io.Schema(
             node_id="FluxKitQwen2VLConnectorLoader",
-            display_name="FluxKit Qwen2VL-Flux Connector Loader",
+            display_name=QWEN2VL_CONNECTOR_LOADER,
             category=CATEGORY,
             description=(
                 "Loads Qwen2VL-Flux's connector (connector.pt, Qwen 3584 → FLUX text 4096) and optionally its T5 "
@@ -136,18 +127,23 @@ class FluxKitQwen2VLConnectorLoader(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, t5_embedder_name: str | None = None) -> bool | str:
-        if t5_embedder_name in folder_paths.get_filename_list(CONNECTOR_FOLDER):
+        if t5_embedder_name in folder_paths.get_filename_list(QWEN2VL_FLUX_FOLDER):
             return True
         ok = NO_T5.accepts(t5_embedder_name)  # "none" and what earlier releases saved for it
-        return ok if ok is True else f"{ok} or a file in models/{CONNECTOR_FOLDER}"
+        return ok if ok is True else f"{ok} or a file in models/{QWEN2VL_FLUX_FOLDER}"
 
     @classmethod
     def execute(cls, connector_name: str, t5_embedder_name: str) -> io.NodeOutput:
-        connector = load_connector(folder_paths.get_full_path_or_raise(CONNECTOR_FOLDER, connector_name))
-        t5 = None
-        if t5_embedder_name not in NO_T5.accepted():
-            t5 = load_t5_embedder(folder_paths.get_full_path_or_raise(CONNECTOR_FOLDER, t5_embedder_name))
-        return io.NodeOutput(Connector(connector, t5))
+        with named_errors(QWEN2VL_CONNECTOR_LOADER):
+            connector = load_connector(
+                folder_paths.get_full_path_or_raise(QWEN2VL_FLUX_FOLDER, connector_name)
+            )
+            t5 = None
+            if t5_embedder_name not in NO_T5.accepted():
+                t5 = load_t5_embedder(
+                    folder_paths.get_full_path_or_raise(QWEN2VL_FLUX_FOLDER, t5_embedder_name)
+                )
+            return io.NodeOutput(Connector(connector, t5))
 
 
 def txt_in_weights(model) -> tuple[torch.Tensor, torch.Tensor]:
@@ -173,7 +169,7 @@ class FluxKitQwen2VLEncode(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="FluxKitQwen2VLEncode",
-            display_name="FluxKit Qwen2VL-Flux Encode (image → conditioning)",
+            display_name=QWEN2VL_ENCODE,
             category=CATEGORY,
             description=(
                 "Reference image (+ optional prompt) → FLUX conditioning, as Qwen2VL-Flux builds it: Qwen2-VL image-"
@@ -230,37 +226,37 @@ class FluxKitQwen2VLEncode(io.ComfyNode):
         cls, qwen2vl: LoadedQwen2VL, connector: Connector, model, image, empty_conditioning, center_x, center_y, radius,
         prompt_conditioning=None, strength: float = 1.0,
     ) -> io.NodeOutput:  # fmt: skip
-        where = "FluxKit Qwen2VL-Flux Encode"
-        with_prompt = prompt_conditioning is not None
-        if with_prompt:
-            flux1_config(model, where)  # its txt_in is read: FLUX.1's 4096 → 3072
-        if with_prompt and connector.t5_embedder is None:
-            raise FluxKitError(
-                f"{where}: a prompt needs the T5 embedder; pick t5_embedder.pt in the connector loader"
-            )
-        # through ComfyUI's model management: it frees room (unloading FLUX if need be) and keeps Qwen2-VL loaded
-        # until something else needs the memory; whole, because transformers' layers cannot run partly offloaded
-        mm.load_models_gpu([qwen2vl.patcher], force_full_load=True)
-        device = qwen2vl.patcher.load_device
-        encoded = [image_token_states(qwen2vl.qwen, img, with_prompt, device) for img in image]
-        pooled = empty_conditioning[0][1].get("pooled_output")
-        t5 = prompt_conditioning[0][0] if with_prompt else None
-        txt_in = txt_in_weights(model) if with_prompt else None
-        contexts = []
-        for states, grid in encoded:  # one image batch has one size, so one grid
-            weights = griddot_weights(grid, center_x, center_y, radius) if radius > 0 else None
-            context = assemble_context(
-                states, connector.connector, t5, connector.t5_embedder, txt_in, weights
-            )
-            context[:, : states.shape[1]] *= strength  # the image tokens; T5 tokens keep their scale
-            contexts.append(context)
-        context = torch.cat(contexts, dim=0).cpu()  # [B, N (+T), 4096]
-        opts = {}
-        if pooled is not None:
-            opts["pooled_output"] = pooled[:1].expand(context.shape[0], -1).clone()
-        log.info("%s: %d images, %d Qwen tokens (%d×%d grid)%s", where, len(encoded), encoded[0][0].shape[1],
-                 *encoded[0][1], f" + {t5.shape[1]} T5 tokens" if with_prompt else "")  # fmt: skip
-        return io.NodeOutput([[context, opts]])
+        with named_errors(QWEN2VL_ENCODE):
+            with_prompt = prompt_conditioning is not None
+            if with_prompt:
+                flux1_config(model, QWEN2VL_ENCODE)  # its txt_in is read: FLUX.1's 4096 → 3072
+            if with_prompt and connector.t5_embedder is None:
+                raise FluxKitError(
+                    f"{QWEN2VL_ENCODE}: a prompt needs the T5 embedder; pick t5_embedder.pt in the connector loader"
+                )
+            # through ComfyUI's model management: it frees room (unloading FLUX if need be) and keeps Qwen2-VL loaded
+            # until something else needs the memory; whole, because transformers' layers cannot run partly offloaded
+            mm.load_models_gpu([qwen2vl.patcher], force_full_load=True)
+            device = qwen2vl.patcher.load_device
+            encoded = [image_token_states(qwen2vl.qwen, img, with_prompt, device) for img in image]
+            pooled = empty_conditioning[0][1].get("pooled_output")
+            t5 = prompt_conditioning[0][0] if with_prompt else None
+            txt_in = txt_in_weights(model) if with_prompt else None
+            contexts = []
+            for states, grid in encoded:  # one image batch has one size, so one grid
+                weights = griddot_weights(grid, center_x, center_y, radius) if radius > 0 else None
+                context = assemble_context(
+                    states, connector.connector, t5, connector.t5_embedder, txt_in, weights
+                )
+                context[:, : states.shape[1]] *= strength  # the image tokens; T5 tokens keep their scale
+                contexts.append(context)
+            context = torch.cat(contexts, dim=0).cpu()  # [B, N (+T), 4096]
+            opts = {}
+            if pooled is not None:
+                opts["pooled_output"] = pooled[:1].expand(context.shape[0], -1).clone()
+            log.info("%s: %d images, %d Qwen tokens (%d×%d grid)%s", QWEN2VL_ENCODE, len(encoded),
+                     encoded[0][0].shape[1], *encoded[0][1], f" + {t5.shape[1]} T5 tokens" if with_prompt else "")  # fmt: skip
+            return io.NodeOutput([[context, opts]])
 
 
 NODES = [FluxKitQwen2VLLoader, FluxKitQwen2VLConnectorLoader, FluxKitQwen2VLEncode]

@@ -7,7 +7,7 @@ import comfy.samplers
 import torch
 from comfy_api.latest import io
 
-from ..flux_core.dmd2_sampler import dmd2_sample, unit_noise_input_scale
+from ..flux_core.dmd2_sampler import check_sigmas, dmd2_sample, unit_noise_input_scale
 from ..flux_core.errors import FluxKitError
 from ..flux_core.schedules_ddpm import DMD2_PRESETS, dmd2_eps_sigmas, parse_timesteps, sdxl_alphas_cumprod
 from ..flux_core.schedules_flow import (
@@ -19,12 +19,11 @@ from ..flux_core.schedules_flow import (
 )
 from . import comfy_types as t
 from .choices import Choice, Choices
+from .names import DMD2_SAMPLER, DMD2_SCHEDULER, TURBO_SCHEDULER, named_errors
 
 CATEGORY = "FluxKit/sampling"
-TURBO = "FluxKit Turbo Scheduler"
-DMD2 = "FluxKit DMD2 Scheduler"
 TURBO_SHIFT = Choices(
-    TURBO,
+    TURBO_SCHEDULER,
     "shift",
     (
         Choice("resolution", "μ from width×height (FLUX dynamic μ, as the FLUX and alimama pipelines)",
@@ -33,7 +32,7 @@ TURBO_SHIFT = Choices(
     ),
 )  # fmt: skip
 DMD2_PRESET = Choices(
-    DMD2,
+    DMD2_SCHEDULER,
     "preset",
     (
         Choice("4step", "t = 999, 749, 499, 249: dmd2_sdxl_4step_unet or _lora", ("4-step 999,749,499,249",)),
@@ -43,7 +42,7 @@ DMD2_PRESET = Choices(
     ),
 )  # fmt: skip
 FLOW_MAPPING = Choices(
-    DMD2,
+    DMD2_SCHEDULER,
     "flow_mapping",
     (
         Choice("shifted", "the model's sigma at t/1000 (FLUX shift)", ("shifted by the model (t/1000 → model sigma)",)),
@@ -53,7 +52,7 @@ FLOW_MAPPING = Choices(
     ),
 )  # fmt: skip
 FIRST_STEP_NOISE = Choices(
-    "FluxKit DMD2 Sampler",
+    DMD2_SAMPLER,
     "first_step_noise",
     (
         Choice("unit", "the model sees unit-variance noise at the first step, as DMD2 trained it (matters for the "
@@ -77,7 +76,7 @@ class FluxKitTurboScheduler(io.ComfyNode):
         return io.Schema(
             node_id="FluxKitTurboScheduler",
             is_output_node=True,  # queue it alone to preview the schedule (plotted on the node by js/)
-            display_name="FluxKit Turbo Scheduler (FLUX few-step)",
+            display_name=TURBO_SCHEDULER,
             category=CATEGORY,
             description=(
                 "SIGMAS for few-step FLUX sampling with SamplerCustomAdvanced. FLUX.1-Turbo-Alpha: 8 steps, "
@@ -118,14 +117,15 @@ class FluxKitTurboScheduler(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, steps: int, width: int, height: int, shift: str) -> io.NodeOutput:
-        ms = model.get_model_object("model_sampling")
-        if not _is_flow(ms):
-            raise FluxKitError(f"{TURBO}: the model is not a flow-matching (FLUX) model")
-        if TURBO_SHIFT.resolve(shift) == "resolution":
-            sigmas = flux_sigmas(steps, flux_mu(image_tokens(width, height)))
-        else:
-            sigmas = [float(ms.percent_to_sigma(k / steps)) for k in range(steps + 1)]
-        return io.NodeOutput(torch.tensor(sigmas, dtype=torch.float32), ui=_ui_sigmas(sigmas))
+        with named_errors(TURBO_SCHEDULER):
+            ms = model.get_model_object("model_sampling")
+            if not _is_flow(ms):
+                raise FluxKitError(f"{TURBO_SCHEDULER}: the model is not a flow-matching (FLUX) model")
+            if TURBO_SHIFT.resolve(shift) == "resolution":
+                sigmas = flux_sigmas(steps, flux_mu(image_tokens(width, height)))
+            else:
+                sigmas = [float(ms.percent_to_sigma(k / steps)) for k in range(steps + 1)]
+            return io.NodeOutput(torch.tensor(sigmas, dtype=torch.float32), ui=_ui_sigmas(sigmas))
 
 
 class FluxKitDMD2Scheduler(io.ComfyNode):
@@ -134,7 +134,7 @@ class FluxKitDMD2Scheduler(io.ComfyNode):
         return io.Schema(
             node_id="FluxKitDMD2Scheduler",
             is_output_node=True,  # queue it alone to preview the schedule (plotted on the node by js/)
-            display_name="FluxKit DMD2 Scheduler (exact timesteps)",
+            display_name=DMD2_SCHEDULER,
             category=CATEGORY,
             description=(
                 "SIGMAS at exactly DMD2's trained timesteps, through the plugged-in model's own sampling object. "
@@ -171,22 +171,22 @@ class FluxKitDMD2Scheduler(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, preset: str, custom_timesteps: str, flow_mapping: str) -> io.NodeOutput:
-        where = DMD2
-        preset, flow_mapping = DMD2_PRESET.resolve(preset), FLOW_MAPPING.resolve(flow_mapping)
-        if preset == "custom":
-            steps, eps_only = parse_timesteps(custom_timesteps, where), False
-        else:
-            steps, eps_only = DMD2_PRESETS[preset].timesteps, DMD2_PRESETS[preset].eps_only
-        ms = model.get_model_object("model_sampling")
-        if _is_flow(ms):
-            if eps_only:
-                raise FluxKitError(
-                    f"{where}: preset {preset!r} is for an eps (SDXL) model; this model is flow-matching"
-                )
-            sigmas = _flow_sigmas(ms, steps, flow_mapping)
-        else:
-            sigmas = [float(ms.sigma(torch.tensor(float(s)))) for s in steps] + [0.0]
-        return io.NodeOutput(torch.tensor(sigmas, dtype=torch.float32), ui=_ui_sigmas(sigmas))
+        with named_errors(DMD2_SCHEDULER):
+            preset, flow_mapping = DMD2_PRESET.resolve(preset), FLOW_MAPPING.resolve(flow_mapping)
+            if preset == "custom":
+                steps, eps_only = parse_timesteps(custom_timesteps, DMD2_SCHEDULER), False
+            else:
+                steps, eps_only = DMD2_PRESETS[preset].timesteps, DMD2_PRESETS[preset].eps_only
+            ms = model.get_model_object("model_sampling")
+            if _is_flow(ms):
+                if eps_only:
+                    raise FluxKitError(
+                        f"{DMD2_SCHEDULER}: preset {preset!r} is for an eps (SDXL) model; this model is flow-matching"
+                    )
+                sigmas = _flow_sigmas(ms, steps, flow_mapping)
+            else:
+                sigmas = [float(ms.sigma(torch.tensor(float(s)))) for s in steps] + [0.0]
+            return io.NodeOutput(torch.tensor(sigmas, dtype=torch.float32), ui=_ui_sigmas(sigmas))
 
 
 def _flow_sigmas(ms, steps: tuple[int, ...], mapping: str) -> list[float]:
@@ -205,6 +205,7 @@ def sample_dmd2(model, x, sigmas, extra_args=None, callback=None, disable=None, 
     """ComfyUI KSAMPLER function: DMD2's loop with the model's own noise scaling and ComfyUI's seeded noise."""
     from comfy.k_diffusion.sampling import default_noise_sampler
 
+    check_sigmas(sigmas.tolist() if hasattr(sigmas, "tolist") else sigmas, DMD2_SAMPLER)
     extra_args = {} if extra_args is None else extra_args
     ms = model.inner_model.inner_model.model_sampling
     noise_sampler = default_noise_sampler(x, seed=extra_args.get("seed"))
@@ -235,7 +236,7 @@ class FluxKitDMD2Sampler(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="FluxKitDMD2Sampler",
-            display_name="FluxKit DMD2 Sampler (denoise → renoise)",
+            display_name=DMD2_SAMPLER,
             category=CATEGORY,
             description=(
                 "DMD2's sampler for SamplerCustomAdvanced: predict x0, re-noise to the next sigma with fresh seeded "
@@ -258,10 +259,11 @@ class FluxKitDMD2Sampler(io.ComfyNode):
 
     @classmethod
     def execute(cls, first_step_noise: str) -> io.NodeOutput:
-        unit = FIRST_STEP_NOISE.resolve(first_step_noise) == "unit"
-        return io.NodeOutput(
-            comfy.samplers.KSAMPLER(sample_dmd2, extra_options={"unit_noise_first_step": unit})
-        )
+        with named_errors(DMD2_SAMPLER):
+            unit = FIRST_STEP_NOISE.resolve(first_step_noise) == "unit"
+            return io.NodeOutput(
+                comfy.samplers.KSAMPLER(sample_dmd2, extra_options={"unit_noise_first_step": unit})
+            )
 
 
 NODES = [FluxKitTurboScheduler, FluxKitDMD2Scheduler, FluxKitDMD2Sampler]

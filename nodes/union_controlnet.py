@@ -18,12 +18,12 @@ from comfy_api.latest import io
 from ..flux_core.errors import FluxKitError
 from . import comfy_types as t
 from .choices import Choice, Choices
+from .names import UNION_CN_MODE, named_errors
 
 CATEGORY = "FluxKit/controlnet"
-DISPLAY = "FluxKit Union ControlNet Mode (InstantX ids)"
 MODE_IDS = {"depth": 2, "line": 0, "canny": 0, "tile": 1, "blur": 3, "pose": 4, "gray": 5, "low_quality": 6}
 MODES = Choices(
-    DISPLAY,
+    UNION_CN_MODE,
     "mode",
     (
         Choice("depth", "id 2: a depth map (Depth-Anything-V2); Qwen2VL-Flux's strength 0.2"),
@@ -44,7 +44,7 @@ def mode_embedder_rows(control_net) -> int:
     embedder = getattr(model, "controlnet_mode_embedder", None)
     if embedder is None:
         raise FluxKitError(
-            f"{DISPLAY}: this ControlNet has no mode embedder (controlnet_mode_embedder), so it is not a union "
+            f"{UNION_CN_MODE}: this ControlNet has no mode embedder (controlnet_mode_embedder), so it is not a union "
             "ControlNet; connect it to Apply ControlNet without this node"
         )
     return int(embedder.num_embeddings)
@@ -55,7 +55,7 @@ class FluxKitUnionControlNetMode(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="FluxKitUnionControlNetMode",
-            display_name=DISPLAY,
+            display_name=UNION_CN_MODE,
             category=CATEGORY,
             description=(
                 "Sets a FLUX union ControlNet's mode by InstantX's ids (Qwen2VL-Flux's ControlNet: depth = 2, "
@@ -84,15 +84,17 @@ class FluxKitUnionControlNetMode(io.ComfyNode):
 
     @classmethod
     def execute(cls, control_net, mode: str) -> io.NodeOutput:
-        mode = MODES.resolve(mode)
-        rows = mode_embedder_rows(control_net)
-        if MODE_IDS[mode] >= rows:
-            raise FluxKitError(
-                f"{DISPLAY}: mode {mode!r} is id {MODE_IDS[mode]}, but this ControlNet's embedder has {rows} modes"
-            )
-        out = control_net.copy()  # never change the loader's output: it is cached and shared
-        out.set_extra_arg("control_type", [MODE_IDS[mode]])
-        return io.NodeOutput(out)
+        with named_errors(UNION_CN_MODE):
+            mode = MODES.resolve(mode)
+            rows = mode_embedder_rows(control_net)
+            if MODE_IDS[mode] >= rows:
+                raise FluxKitError(
+                    f"{UNION_CN_MODE}: mode {mode!r} is id {MODE_IDS[mode]}, but this ControlNet's embedder has "
+                    f"{rows} modes"
+                )
+            out = control_net.copy()  # never change the loader's output: it is cached and shared
+            out.set_extra_arg("control_type", [MODE_IDS[mode]])
+            return io.NodeOutput(out)
 
 
 NODES = [FluxKitUnionControlNetMode]

@@ -181,6 +181,8 @@ def test_flux1_is_detected_by_comfyui_config_and_other_families_are_clear_errors
         with pytest.raises(FluxKitError, match=r"Probe: the model is .*expected FLUX\.1"):
             compat.flux1_config(_as_model(cls, **detected), "Probe")
     assert tried >= 1
-    with pytest.raises(FluxKitError, match="FluxKit LoRA Loader: .*image_model 'flux2'"):
+    with pytest.raises(
+        FluxKitError, match=r"FluxKit LoRA Loader \(FLUX, any format\): .*image_model 'flux2'"
+    ):
         lora = live_comfy.import_module(f"{live_comfy.pack.__name__}.nodes.lora")
         lora.model_shapes(_as_model(sm.Flux, **families["flux2"][1]))

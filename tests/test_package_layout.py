@@ -169,3 +169,15 @@ def test_ray_actors_get_every_package_the_batch_code_imports():
     shipped = {Path(p).name for p in runtime_env()["py_modules"]}
     needed = {"fluxkit_batch"} | _reach({pkg: _package_imports(pkg) for pkg in PACKAGES})["fluxkit_batch"]
     assert shipped == needed
+
+
+def test_no_function_outside_tests_is_long():
+    """A function a reader must follow in one go stays within 60 lines (tests excepted)."""
+    long = {
+        f"{p.relative_to(REPO)}:{n.lineno} {n.name}": n.end_lineno - n.lineno + 1
+        for pkg in (*PACKAGES, "scripts")
+        for p in (REPO / pkg).rglob("*.py")
+        for n in ast.walk(ast.parse(p.read_text()))
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.end_lineno - n.lineno >= 60
+    }
+    assert long == {}

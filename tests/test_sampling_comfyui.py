@@ -100,3 +100,15 @@ def test_dmd2_scheduler_on_sdxl_sampling_is_exact_and_flow_refuses_eps_preset(li
         sched.execute(flux, "1step", "", "literal")
     with pytest.raises(ValueError, match="strictly decreasing"):
         sched.execute(sdxl, "custom", "249, 999", "literal")
+
+
+def test_dmd2_sampler_with_one_sigma_says_there_is_nothing_to_sample(live_comfy, flux):
+    """A one-entry list (SplitSigmas at the last step, a 0-step schedule) used to return a latent near ±3e4."""
+    from flux_core.errors import FluxKitError
+
+    dmd2 = node(live_comfy, "FluxKitDMD2Sampler").execute("unit").result[0]
+    for bad, why in (([0.999], "nothing to sample"), ([0.5, 0.7, 0.0], "strictly decreasing")):
+        with pytest.raises(FluxKitError, match=rf"^FluxKit DMD2 Sampler \(denoise → renoise\): .*{why}"):
+            run_custom_advanced(live_comfy, flux, dmd2, torch.tensor(bad))
+    good = run_custom_advanced(live_comfy, flux, dmd2, torch.tensor([0.999, 0.0]))
+    assert torch.isfinite(good).all() and good.abs().max() < 100

@@ -76,8 +76,9 @@ def test_saved_workflows_validate_in_comfyui_and_unknown_values_are_named(live_c
     broken[apply_id]["inputs"]["mask_mode"] = "fuzzy"
     errors = combo_errors(live_comfy, broken)
     assert list(errors) == [apply_id]
-    assert "FluxKit Inpaint ControlNet Apply: mask_mode 'fuzzy' is not one of ['binary', 'soft']" in str(
-        errors
+    assert (
+        "FluxKit Inpaint ControlNet Apply (alimama): mask_mode 'fuzzy' is not one of ['binary', 'soft']"
+        in str(errors)
     )
 
 
