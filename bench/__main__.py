@@ -7,14 +7,14 @@ JSON:
 3. the thin-set inpainting_turbo_8step workflow in a real ComfyUI server: FluxKit nodes vs core nodes, per step and
    per prompt, 8 vs 28 steps, peak memory;
 4. (`--only proxy`) the launcher's token proxy vs direct: a 100 MB `/view` and 200 concurrent small requests;
-5. (`--only batch`) batch items per minute on one thin-set ComfyUI server and on two.
+5. (`--only batch`) batch items per minute on one thin-set ComfyUI server and on two;
+6. (`--only models`) the alimama, Fill and Kontext workflows side by side on the thin set (what each graph costs).
 2 and 3 need a ComfyUI checkout ($COMFYUI_PATH or ~/ComfyUI) and say so when there is none. `--quick` runs only the
 smallest ControlNet case (the CI smoke test uses it so the command cannot rot); `--only cn,lora,workflow` picks.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -22,7 +22,9 @@ import sys
 
 import torch
 
-from . import bench_batch, bench_lora_patch, bench_proxy, bench_workflow
+from fluxkit_tools import cli
+
+from . import bench_batch, bench_lora_patch, bench_models, bench_proxy, bench_workflow
 from .bench_controlnet import CNBenchCase, run_case
 
 FULL_CASES = [
@@ -76,16 +78,19 @@ def print_workflow(r: dict) -> None:
     )
 
 
+PARTS = ("cn", "lora", "workflow", "proxy", "batch", "models")
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    ap = cli.Parser(prog="python -m bench", description=__doc__)
     ap.add_argument("--quick", action="store_true", help="smallest sizes only (smoke test)")
     ap.add_argument("--json", default="bench/results/latest.json", help="where to write the JSON results")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument(
-        "--only", default="cn,lora,workflow", help="comma list of: cn, lora, workflow, proxy, batch"
-    )
+    ap.add_argument("--only", default="cn,lora,workflow", help=f"comma list of: {', '.join(PARTS)}")
     args = ap.parse_args(argv)
     parts = {"cn"} if args.quick else set(args.only.split(","))
+    if parts - set(PARTS):
+        ap.error(f"--only: unknown {', '.join(sorted(parts - set(PARTS)))}; choose from {', '.join(PARTS)}")
 
     cases = QUICK_CASES if args.quick else FULL_CASES
     head = header()
@@ -114,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     if "batch" in parts:
         results["batch"] = bt = bench_batch.run()
         bench_batch.print_result(bt)
+    if "models" in parts:
+        results["models"] = md = bench_models.run(repeats=args.repeats)
+        bench_models.print_result(md)
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, "w") as f:
         json.dump(results, f, indent=2, default=str)
@@ -122,4 +130,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(cli.run(main, "python -m bench"))

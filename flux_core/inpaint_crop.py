@@ -4,7 +4,8 @@ Images are ComfyUI IMAGE tensors [B, H, W, C] in [0, 1]; masks [B, H, W], 1 = re
 1. box = bounding box of the blend mask (hole ∪ feather), grown by `context` (a fraction of the box size) and at
    least `min_context_px`;
 2. the box is widened to the common output aspect and resized so the output's long side is `resolution`
-   (Beta: 1024, Alpha: 768), both sides snapped to a multiple of 16; parts of the box outside the image are padded
+   (Beta: 1024, Alpha: 768, Fill: any size in multiples of 16), both sides snapped to a multiple of 16, or to the
+   nearest of a list of sizes (Kontext's `KONTEXT_SIZES`); parts of the box outside the image are padded
    by edge replication (and are never written back);
 3. the crop, its binary hole and a `StitchRecord` (geometry + blend masks + the original pixels) are returned.
 An empty mask gives a whole-image "crop" and a record that makes the stitch return the input unchanged.
@@ -73,6 +74,23 @@ def output_size(w: int, h: int, resolution: int) -> tuple[int, int]:
     return snap(h), snap(w)
 
 
+# FLUX.1 Kontext's preferred (width, height) at ~1 MP: ComfyUI core's FluxKontextImageScale list
+# (comfy_extras/nodes_flux.py PREFERED_KONTEXT_RESOLUTIONS, the sizes Kontext was trained on).
+KONTEXT_SIZES = (
+    (672, 1568), (688, 1504), (720, 1456), (752, 1392), (800, 1328), (832, 1248), (880, 1184), (944, 1104),
+    (1024, 1024), (1104, 944), (1184, 880), (1248, 832), (1328, 800), (1392, 752), (1456, 720), (1504, 688),
+    (1568, 672),
+)  # fmt: skip
+
+
+def preset_size(w: int, h: int, resolution: int, sizes: tuple[tuple[int, int], ...]) -> tuple[int, int]:
+    """(height, width): the entry of `sizes` (listed for 1024) whose aspect is nearest w/h, as core's
+    FluxKontextImageScale picks it, scaled by resolution/1024 and snapped to multiples of 16 (1024: exact)."""
+    _, sw, sh = min((abs(w / h - pw / ph), pw, ph) for pw, ph in sizes)
+    scale = resolution / 1024
+    return max(SNAP, SNAP * round(sh * scale / SNAP)), max(SNAP, SNAP * round(sw * scale / SNAP))
+
+
 def fit_aspect(box: Box, out_hw: tuple[int, int]) -> Box:
     """Widen `box` symmetrically so that w/h equals the output's aspect (never shrinks it)."""
     target = out_hw[1] / out_hw[0]
@@ -116,8 +134,10 @@ def crop(
     context: float = 0.5,
     min_context_px: int = 32,
     where: str = "crop",
+    sizes: tuple[tuple[int, int], ...] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, StitchRecord]:
-    """→ (crops [N, h, w, C], crop holes [N, h, w] binary, record). All crops share one size (one IMAGE batch)."""
+    """→ (crops [N, h, w, C], crop holes [N, h, w] binary, record). All crops share one size (one IMAGE batch):
+    long side `resolution` at the boxes' aspect, or with `sizes` (e.g. KONTEXT_SIZES) the listed size nearest it."""
     if resolution % SNAP:
         raise FluxKitError(f"{where}: resolution {resolution} must be a multiple of {SNAP}")
     images, hole = pair_batches(images, hole, where)
@@ -126,7 +146,10 @@ def crop(
     raw = [mask_box(b) for b in blend]
     boxes = [grow_box(b, context, min_context_px) if b else Box(0, 0, W, H) for b in raw]
     widest = max(boxes, key=lambda b: b.w / b.h)
-    out_hw = output_size(widest.w, widest.h, resolution)
+    if sizes:
+        out_hw = preset_size(widest.w, widest.h, resolution, sizes)
+    else:
+        out_hw = output_size(widest.w, widest.h, resolution)
     boxes = [fit_aspect(b, out_hw) for b in boxes]
     crops, holes = [], []
     for i, box in enumerate(boxes):

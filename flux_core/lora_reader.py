@@ -67,6 +67,9 @@ class LoraPatch:
     down: torch.Tensor  # [r, in]
     alpha: float | None  # None → scale 1; else scale = alpha / r (ComfyUI and diffusers semantics)
     source: str  # the LoRA key stem it came from
+    cols: tuple[int, int] | None = (
+        None  # (start, length) of the input columns patched (None: all); see LEADING_INPUTS
+    )
 
     @property
     def scale(self) -> float:
@@ -77,11 +80,24 @@ class LoraPatch:
         return self.scale * (self.up.float() @ self.down.float())
 
 
+# Weights whose first input columns are FLUX.1-dev's whole input in the wider variants: img_in takes the packed noisy
+# latent (64 = 16 channels × 2×2) first, and FLUX.1 Fill (384: + masked image 64 + mask 256), Canny/Depth (128: +
+# control image 64) append their conditioning after it. A FLUX.1-dev LoRA (FLUX.1-Turbo-Alpha has an img_in /
+# x_embedder pair, 64 inputs) is placed on those first columns; the conditioning columns keep the model's own weights.
+# diffusers does the same (`_maybe_expand_lora_state_dict` zero-pads lora_A to the model's in_features), ComfyUI core
+# refuses it (0.3.64 and 0.28.2: calculate_weight's reshape fails, it logs "ERROR lora diffusion_model.img_in.weight"
+# and leaves img_in unpatched).
+LEADING_INPUTS = {"img_in": "FLUX.1-dev's latent input, the first columns of this model's wider img_in"}
+
+
 @dataclass
 class LoraReadResult:
     patches: list[LoraPatch] = field(default_factory=list)
     unplaced: list[tuple[str, str]] = field(default_factory=list)  # (key, reason)
     formats: set[str] = field(default_factory=set)
+    narrowed: list[tuple[str, str]] = field(
+        default_factory=list
+    )  # (key, how it was placed on a wider weight)
 
 
 def flux_shape_from_weights(model_shapes: dict[str, tuple[int, ...]]) -> FluxShape:
@@ -148,6 +164,34 @@ def _pairs(sd: dict[str, torch.Tensor]) -> tuple[list[tuple[str, str, str]], set
     return pairs, used
 
 
+def _place(stem, up, down, alpha, target, model_shapes, result: LoraReadResult) -> LoraPatch | None:
+    """The patch for one pair on `target`, or None with the reason added to `result.unplaced` when its shape does
+    not fit (a LoRA for another model size); a FLUX.1-dev img_in pair on a wider img_in is narrowed to its columns."""
+    rows = target.rows(model_shapes["img_in.weight"][0])
+    expected_out = rows[1] if rows else model_shapes[target.key + ".weight"][0]
+    expected_in = model_shapes[target.key + ".weight"][1]
+    cols = None
+    if target.key in LEADING_INPUTS and up.shape[0] == expected_out and down.shape[1] < expected_in:
+        cols = (0, down.shape[1])
+        result.narrowed.append(
+            (stem, f"{down.shape[1]} inputs on {target.key}'s {expected_in}: applied to columns "
+                   f"0..{down.shape[1] - 1} ({LEADING_INPUTS[target.key]}), the rest unchanged")
+        )  # fmt: skip
+    elif up.shape[0] != expected_out or down.shape[1] != expected_in:
+        shape = tuple(up.shape[:1]) + tuple(down.shape[1:])
+        result.unplaced.append(
+            (stem, f"shape {shape} does not fit {target.key} rows {expected_out}×{expected_in} (a LoRA for "
+                   "another model size?)")
+        )  # fmt: skip
+        return None
+    if target.swap_halves:
+        half = up.shape[0] // 2
+        up = torch.cat([up[half:], up[:half]], dim=0)
+    return LoraPatch(
+        target.key + ".weight", rows, up, down, None if alpha is None else float(alpha), stem, cols
+    )
+
+
 def read_flux_lora(
     sd: dict[str, torch.Tensor], model_shapes: dict[str, tuple[int, ...]], path: str
 ) -> LoraReadResult:
@@ -158,7 +202,6 @@ def read_flux_lora(
     returned in `unplaced` with the reason.
     """
     resolver = _Resolver(flux_shape_from_weights(model_shapes))
-    hidden = model_shapes["img_in.weight"][0]
     pairs, used = _pairs(sd)
     result = LoraReadResult()
     if not pairs:
@@ -177,26 +220,10 @@ def read_flux_lora(
             result.unplaced.append((stem, "no FLUX module with this name in the model"))
             continue
         target, fmt = found
-        rows = target.rows(hidden)
-        expected_out = rows[1] if rows else model_shapes[target.key + ".weight"][0]
-        expected_in = model_shapes[target.key + ".weight"][1]
-        if up.shape[0] != expected_out or down.shape[1] != expected_in:
-            result.unplaced.append(
-                (
-                    stem,
-                    f"shape {tuple(up.shape[:1]) + tuple(down.shape[1:])} does not fit {target.key} "
-                    f"rows {expected_out}×{expected_in} (a LoRA for another model size?)",
-                )
-            )
-            continue
-        if target.swap_halves:
-            half = up.shape[0] // 2
-            up = torch.cat([up[half:], up[:half]], dim=0)
-        alpha = sd.get(stem + ".alpha")
-        result.patches.append(
-            LoraPatch(target.key + ".weight", rows, up, down, None if alpha is None else float(alpha), stem)
-        )
-        result.formats.add(fmt)
+        patch = _place(stem, up, down, sd.get(stem + ".alpha"), target, model_shapes, result)
+        if patch is not None:
+            result.patches.append(patch)
+            result.formats.add(fmt)
     for key in sorted(set(sd) - used):
         reason = next((why for frag, why in UNSUPPORTED if frag in key), "not part of a LoRA pair")
         result.unplaced.append((key, reason))

@@ -8,6 +8,10 @@ import json
 from pathlib import Path
 
 FLUX_DEV = "flux1-dev.safetensors"  # black-forest-labs/FLUX.1-dev → models/diffusion_models
+FLUX_FILL = "flux1-fill-dev.safetensors"  # black-forest-labs/FLUX.1-Fill-dev → models/diffusion_models
+FLUX_KONTEXT = (
+    "flux1-kontext-dev.safetensors"  # black-forest-labs/FLUX.1-Kontext-dev → models/diffusion_models
+)
 FLUX_VAE = "ae.safetensors"  # black-forest-labs/FLUX.1-dev → models/vae
 T5XXL = "t5xxl_fp16.safetensors"  # comfyanonymous/flux_text_encoders → models/text_encoders
 CLIP_L = "clip_l.safetensors"  # comfyanonymous/flux_text_encoders → models/text_encoders

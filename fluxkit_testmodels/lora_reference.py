@@ -90,6 +90,7 @@ def apply_patches(base: dict[str, torch.Tensor], patches, strength: float = 1.0)
     for p in patches:
         w = out[p.target]
         view = w if p.rows is None else w[p.rows[0] : p.rows[0] + p.rows[1]]
+        view = view if getattr(p, "cols", None) is None else view[:, p.cols[0] : p.cols[0] + p.cols[1]]
         view += strength * p.delta()
     return out
 

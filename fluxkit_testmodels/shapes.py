@@ -42,6 +42,10 @@ FLUX_MLP = 4 * FLUX_HIDDEN
 FLUX_CONTEXT = 4096
 FLUX_POOLED = 768
 FLUX_LATENT_CHANNELS = 16
+FLUX_DEV_IMG_IN = 4 * FLUX_LATENT_CHANNELS  # packed 2×2 patches of the 16-channel latent
+FLUX_FILL_IMG_IN = (
+    FLUX_DEV_IMG_IN + 4 * FLUX_LATENT_CHANNELS + 4 * 64
+)  # + masked-image latent + 8×8 mask patches
 VAE_BASE = 128
 VAE_MULT = (1, 2, 4, 4)
 VAE_RES_BLOCKS = 2
@@ -54,12 +58,13 @@ def _linear(prefix: str, out_f: int, in_f: int, bias: bool = True) -> Iterator[t
 
 
 def flux_bfl_shapes(
-    double_blocks: int = 1, single_blocks: int = 1, hidden: int = FLUX_HIDDEN
+    double_blocks: int = 1, single_blocks: int = 1, hidden: int = FLUX_HIDDEN, img_in: int = FLUX_DEV_IMG_IN
 ) -> dict[str, Shape]:
-    """Key → shape of a FLUX.1-dev transformer in BFL layout with the given block counts."""
+    """Key → shape of a FLUX.1 transformer in BFL layout with the given block counts; `img_in` input columns are
+    FLUX.1-dev's 64 (also Kontext), or FLUX.1 Fill's 384 (`FLUX_FILL_IMG_IN`)."""
     h, d = hidden, FLUX_HEAD_DIM
     out: list[tuple[str, Shape]] = []
-    out += _linear("img_in", h, 4 * FLUX_LATENT_CHANNELS)
+    out += _linear("img_in", h, img_in)
     out += _linear("txt_in", h, FLUX_CONTEXT)
     for name, in_f in (("time_in", 256), ("guidance_in", 256), ("vector_in", FLUX_POOLED)):
         out += _linear(f"{name}.in_layer", h, in_f)
@@ -192,6 +197,12 @@ def random_state_dict(
 def write_thin_flux(path: str, double_blocks: int = 1, single_blocks: int = 1, seed: int = 0) -> str:
     """A FLUX.1-dev-layout transformer (bf16, BFL keys) with real width and the given block counts."""
     return _write(path, random_state_dict(flux_bfl_shapes(double_blocks, single_blocks), seed))
+
+
+def write_thin_fill(path: str, seed: int = 0) -> str:
+    """A FLUX.1-Fill-dev-layout transformer: FLUX.1-dev's keys with img_in [3072, 384] (ComfyUI detects in_channels
+    96 and loads it as supported_models.FluxInpaint), real width, one double and one single block."""
+    return _write(path, random_state_dict(flux_bfl_shapes(img_in=FLUX_FILL_IMG_IN), seed))
 
 
 def write_thin_vae(path: str, seed: int = 0) -> str:

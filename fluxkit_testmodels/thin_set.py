@@ -38,6 +38,11 @@ def write_thin_prompt(path: str, tokens: int = 16, seed: int = 0) -> str:
     return path
 
 
+def _kontext(path: str) -> str:
+    """FLUX.1 Kontext has FLUX.1-dev's architecture (the reference image rides as extra tokens, no new weights)."""
+    return tm.write_thin_flux(path, seed=2)
+
+
 def _tiny_qwen(path: str) -> str:
     from .thin_qwen2vl import write_tiny_qwen2vl
 
@@ -71,6 +76,8 @@ def _t5_embedder(path: str) -> str:
 
 GENERATORS = {
     "flux": ("flux1-dev-thin.safetensors", tm.write_thin_flux),
+    "fill": ("flux1-fill-dev-thin.safetensors", tm.write_thin_fill),
+    "kontext": ("flux1-kontext-dev-thin.safetensors", _kontext),
     "vae": ("ae-thin.safetensors", tm.write_thin_vae),
     "controlnet": ("alimama-inpaint-cn-thin.safetensors", tm.write_thin_inpaint_controlnet),
     "lora": ("turbo-thin-r4-s0.safetensors", tm.write_thin_turbo_lora),
@@ -84,6 +91,8 @@ GENERATORS = {
 # Where each thin file stands in for a published file (the folder comes from models.json).
 STANDS_FOR = {
     "flux": mf.FLUX_DEV,
+    "fill": mf.FLUX_FILL,
+    "kontext": mf.FLUX_KONTEXT,
     "vae": mf.FLUX_VAE,
     "controlnet": mf.INPAINT_CN_BETA,
     "lora": mf.TURBO_LORA,

@@ -52,6 +52,20 @@ FLUX1_UNET_CONFIG: dict[str, tuple[object, str]] = {
     "vec_in_dim": (768, "the pooled CLIP-L width"),
 }
 
+# unet_config["in_channels"] (img_in inputs / 4) → which FLUX.1 model it is (ComfyUI's supported_models: Flux,
+# FluxInpaint, the Canny/Depth control models). Kontext has dev's 16: its reference image rides as extra tokens.
+FLUX1_INPUT_CHANNELS = {
+    16: "FLUX.1-dev / schnell / Kontext",
+    32: "FLUX.1 Canny or Depth (a control image's latent in extra input channels)",
+    96: "FLUX.1 Fill (the masked picture's latent and the mask in extra input channels)",
+}
+
+
+def flux1_variant(cfg: dict) -> str:
+    """What the FLUX.1 model with unet_config `cfg` is, from its input channels (see FLUX1_INPUT_CHANNELS)."""
+    n = cfg.get("in_channels", 16)
+    return FLUX1_INPUT_CHANNELS.get(n, f"a FLUX.1 variant with {n} input channels")
+
 
 def _unet_config(model) -> dict | None:
     base = getattr(model, "model", model)  # a ModelPatcher or its BaseModel

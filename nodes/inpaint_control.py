@@ -24,10 +24,10 @@ import torch
 from ..flux_core.control_input import build_control_latent, image_ids, pack_tokens
 from ..flux_core.errors import FluxKitError
 from ..flux_core.residual_schedule import ResidualRule, residual_schedule, residuals_used
-from .comfy_compat import flux1_config
+from .comfy_compat import flux1_config, flux1_variant
+from .names import INPAINT_CN_APPLY
 
 log = logging.getLogger(__name__)
-APPLY_NODE = "FluxKit Inpaint ControlNet Apply"
 
 
 class FluxKitInpaintControl(comfy.controlnet.ControlBase):
@@ -81,10 +81,16 @@ class FluxKitInpaintControl(comfy.controlnet.ControlBase):
     # --- ComfyUI sampling hooks ----------------------------------------------------------------------------------
     def pre_run(self, model, percent_to_timestep_function):
         super().pre_run(model, percent_to_timestep_function)
-        flux = flux1_config(model, APPLY_NODE)
+        flux = flux1_config(model, INPAINT_CN_APPLY)
+        if flux.get("in_channels", 16) != 16:
+            raise FluxKitError(
+                f"{INPAINT_CN_APPLY}: the model is {flux1_variant(flux)}; the alimama inpainting ControlNet was "
+                "trained on FLUX.1-dev (16 input channels). FLUX.1 Fill inpaints by itself: remove this node and "
+                "give the sampler core's InpaintModelConditioning instead (FluxKit workflow fill_inpaint_turbo_8step)"
+            )
         if self.network.config.hidden_size != flux["hidden_size"]:
             raise FluxKitError(
-                f"{APPLY_NODE}: the ControlNet is {self.network.config.hidden_size} wide, the FLUX model "
+                f"{INPAINT_CN_APPLY}: the ControlNet is {self.network.config.hidden_size} wide, the FLUX model "
                 f"{flux['hidden_size']}"
             )
         self._model_sampling = model.model_sampling
@@ -101,9 +107,6 @@ class FluxKitInpaintControl(comfy.controlnet.ControlBase):
     def get_models(self):
         return super().get_models() + [self.patcher]
 
-    def inference_memory_requirements(self, dtype):
-        return super().inference_memory_requirements(dtype)
-
     def get_control(self, x_noisy, t, cond, batched_number, transformer_options):
         prev = None
         if self.previous_controlnet is not None:
@@ -113,7 +116,9 @@ class FluxKitInpaintControl(comfy.controlnet.ControlBase):
         ):
             return prev
         if self._schedule is None:
-            raise FluxKitError(f"{APPLY_NODE}: the control was used before the sampler prepared it (pre_run)")
+            raise FluxKitError(
+                f"{INPAINT_CN_APPLY}: the control was used before the sampler prepared it (pre_run)"
+            )
         device, dtype = x_noisy.device, self.compute_dtype
         cond_tokens = self._batched(self._control_for(x_noisy), x_noisy.shape[0], batched_number).to(
             device, dtype
@@ -145,11 +150,13 @@ class FluxKitInpaintControl(comfy.controlnet.ControlBase):
             return self._control_tokens
         if self.vae is None:
             raise FluxKitError(
-                f"{APPLY_NODE}: no VAE connected; the inpainting ControlNet needs the FLUX VAE"
+                f"{INPAINT_CN_APPLY}: no VAE connected; the inpainting ControlNet needs the FLUX VAE"
             )
         image, mask = _resize_to(self.image, self.mask, (hw[0] * 8, hw[1] * 8))
         loaded = mm.loaded_models(only_currently_used=True)
-        latent = build_control_latent(image, mask, self._encode, binarize=self.binarize, where=APPLY_NODE)
+        latent = build_control_latent(
+            image, mask, self._encode, binarize=self.binarize, where=INPAINT_CN_APPLY
+        )
         mm.load_models_gpu(loaded)
         self._control_tokens, self._cache_hw = pack_tokens(latent), hw
         return self._control_tokens
@@ -169,7 +176,7 @@ class FluxKitInpaintControl(comfy.controlnet.ControlBase):
         if batched_number > 0 and batch % batched_number == 0 and n == batch // batched_number:
             return tokens.repeat(batched_number, 1, 1)
         raise FluxKitError(
-            f"{APPLY_NODE}: {n} control images for a latent batch of {batch // max(batched_number, 1)}"
+            f"{INPAINT_CN_APPLY}: {n} control images for a latent batch of {batch // max(batched_number, 1)}"
         )
 
 
@@ -179,7 +186,10 @@ def _resize_to(image: torch.Tensor, mask: torch.Tensor, hw: tuple[int, int]):
     if tuple(image.shape[1:3]) == hw:
         return image, mask
     log.info(
-        "%s: resizing control image %s to the latent's pixel size %s", APPLY_NODE, tuple(image.shape[1:3]), hw
+        "%s: resizing control image %s to the latent's pixel size %s",
+        INPAINT_CN_APPLY,
+        tuple(image.shape[1:3]),
+        hw,
     )
     img = torch.nn.functional.interpolate(image.movedim(-1, 1), size=hw, mode="nearest-exact").movedim(1, -1)
     m = mask if mask.ndim == 3 else mask.unsqueeze(0)

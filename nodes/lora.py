@@ -16,9 +16,9 @@ from ..flux_core.lora_reader import LoraPatch, read_flux_lora
 from ..flux_core.safetensors_io import load_state_dict
 from . import comfy_types as t
 from .comfy_compat import flux1_config, logical_shapes
+from .names import LORA_LOADER, named_errors
 
 log = logging.getLogger(__name__)
-NODE = "FluxKit LoRA Loader"
 MODEL_PREFIX = "diffusion_model."
 
 
@@ -37,19 +37,27 @@ def comfy_patches(patches: list[LoraPatch]) -> dict:
     out = {}
     for p in patches:
         key = MODEL_PREFIX + p.target
-        out[key if p.rows is None else (key, (0, p.rows[0], p.rows[1]))] = _adapter(p)
+        if p.rows is not None:
+            key = (key, (0, *p.rows))  # ComfyUI narrows the weight on dim 0 (rows) before adding the delta
+        elif p.cols is not None:
+            key = (key, (1, *p.cols))  # … or on dim 1 (input columns)
+        out[key] = _adapter(p)
     return out
 
 
 def model_shapes(model) -> dict[str, tuple[int, ...]]:
     """Logical BFL weight shapes of the MODEL's diffusion model (keys without 'diffusion_model.'), whatever the
     storage (bf16, fp8, GGUF, ComfyUI's quantized formats)."""
-    flux1_config(model, NODE)  # FLUX.2, Chroma, LongCat… are FLUX-family but not FLUX.1: another key map
+    # FLUX.2, Chroma, LongCat… are FLUX-family but not FLUX.1: another key map
+    flux1_config(model, LORA_LOADER)
     return logical_shapes(model.model.diffusion_model)
 
 
-def unplaced_report(path: str, unplaced: list[tuple[str, str]], placed: int) -> str:
+def unplaced_report(
+    path: str, unplaced: list[tuple[str, str]], placed: int, narrowed: list[tuple[str, str]] = ()
+) -> str:
     lines = [f"{placed} LoRA pairs applied from {path}"]
+    lines += [f"  {k}: {how}" for k, how in narrowed]
     if unplaced:
         lines.append(f"{len(unplaced)} keys NOT applied:")
         lines += [f"  {k}: {why}" for k, why in unplaced[:50]]
@@ -63,7 +71,7 @@ class FluxKitLoraLoader(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="FluxKitLoraLoader",
-            display_name="FluxKit LoRA Loader (FLUX, any format)",
+            display_name=LORA_LOADER,
             category="FluxKit/lora",
             description=(
                 "Applies a FLUX LoRA (diffusers/PEFT like FLUX.1-Turbo-Alpha and Hyper-FLUX, kohya, OneTrainer, "
@@ -91,20 +99,21 @@ class FluxKitLoraLoader(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, lora_name: str, strength: float) -> io.NodeOutput:
-        path = folder_paths.get_full_path_or_raise("loras", lora_name)
-        result = read_flux_lora(load_state_dict(path), model_shapes(model), path)
-        report = unplaced_report(lora_name, result.unplaced, len(result.patches))
-        if result.unplaced:
-            log.warning("%s: %s", NODE, report)
-        else:
-            log.info("%s: %s (formats: %s)", NODE, report, ", ".join(sorted(result.formats)))
-        patched = model.clone()
-        applied = patched.add_patches(comfy_patches(result.patches), strength)
-        if len(applied) != len(result.patches):
-            raise FluxKitError(
-                f"{NODE}: ComfyUI accepted {len(applied)} of {len(result.patches)} patches from {path}"
-            )
-        return io.NodeOutput(patched, ui=ui.PreviewText(report))
+        with named_errors(LORA_LOADER):
+            path = folder_paths.get_full_path_or_raise("loras", lora_name)
+            result = read_flux_lora(load_state_dict(path), model_shapes(model), path)
+            report = unplaced_report(lora_name, result.unplaced, len(result.patches), result.narrowed)
+            if result.unplaced:
+                log.warning("%s: %s", LORA_LOADER, report)
+            else:
+                log.info("%s: %s (formats: %s)", LORA_LOADER, report, ", ".join(sorted(result.formats)))
+            patched = model.clone()
+            applied = patched.add_patches(comfy_patches(result.patches), strength)
+            if len(applied) != len(result.patches):
+                raise FluxKitError(
+                    f"{LORA_LOADER}: ComfyUI accepted {len(applied)} of {len(result.patches)} patches from {path}"
+                )
+            return io.NodeOutput(patched, ui=ui.PreviewText(report))
 
 
 NODES = [FluxKitLoraLoader]

@@ -195,3 +195,23 @@ def test_fp8_storage_halves_linear_bytes_and_changes_output_slightly(live_comfy,
     err, effect = rel_err(ref, low), rel_err(ref, base)
     print(f"fp8 ControlNet: latent rel err {err:.2e} vs the control's own effect {effect:.2e}")
     assert 0 < err < 0.1 * effect  # a small cost next to what the ControlNet does
+
+
+def test_alimama_controlnet_on_a_fill_model_says_to_use_inpaint_conditioning(live_comfy, setup, thin_models):
+    """FLUX.1 Fill (96 input channels) passes every FLUX.1 width check; the apply node must still refuse it."""
+    import comfy.sd
+
+    from flux_core.errors import FluxKitError
+
+    fill = comfy.sd.load_diffusion_model(thin_models["fill"])
+    loader = live_comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintControlNetLoader"]
+    cn = loader.execute(setup["cn_name"]).result[0]
+    image, mask = torch.rand(1, 64, 64, 3), torch.zeros(1, 64, 64)
+    pos, neg = fluxkit_apply(
+        live_comfy, conditioning(1), conditioning(2), cn, setup["vae"], image, mask, 1.0
+    )[:2]
+    with pytest.raises(FluxKitError) as raised:
+        sample(live_comfy, fill, pos, neg, (8, 8))
+    message = str(raised.value)
+    assert message.startswith("FluxKit Inpaint ControlNet Apply (alimama): the model is FLUX.1 Fill"), message
+    assert "InpaintModelConditioning" in message and "fill_inpaint_turbo_8step" in message

@@ -33,15 +33,24 @@ STEP_OVERRIDES = {
     "qwen2vl_controlnet_depth": 5,
     "qwen2vl_controlnet_line": 5,
     "qwen2vl_controlnet_inpaint": 5,
+    "kontext_edit_masked": 4,  # ships with Kontext's 28
 }
 SAMPLED_STEPS = {  # denoise 0.8 of 5 steps
     "qwen2vl_img2img": 4, "qwen2vl_controlnet_depth": 4, "qwen2vl_controlnet_line": 4, "qwen2vl_controlnet_inpaint": 4,
 }  # fmt: skip
-KEEPS_INPUT_SIZE = ("inpainting", "qwen2vl_img2img", "qwen2vl_inpaint", "qwen2vl_controlnet")
+KEEPS_INPUT_SIZE = (
+    "inpainting",
+    "qwen2vl_img2img",
+    "qwen2vl_inpaint",
+    "qwen2vl_controlnet",
+    "fill_inpaint",
+    "kontext",
+)
+OUTPAINT_PX = 256  # fill_outpaint_turbo_8step pads the canvas on the right
 FLUX_WORKFLOWS = [
     "inpainting_turbo_8step", "inpainting_28step", "t2i_turbo_8step", "qwen2vl_variation", "qwen2vl_variation_text",
     "qwen2vl_img2img", "qwen2vl_inpaint", "qwen2vl_controlnet_depth", "qwen2vl_controlnet_line",
-    "qwen2vl_controlnet_inpaint",
+    "qwen2vl_controlnet_inpaint", "fill_inpaint_turbo_8step", "fill_outpaint_turbo_8step", "kontext_edit_masked",
 ]  # fmt: skip
 
 
@@ -79,6 +88,8 @@ def test_workflow_runs(server, name, tmp_path):
     mark = server.log_mark()  # judge only this prompt's log lines (other tests provoke errors on purpose)
     result, image = run(server, prepared(name), tmp_path)
     expected_hw = SIZE[::-1] if name.startswith(KEEPS_INPUT_SIZE) else (RESOLUTION, RESOLUTION)
+    if name == "fill_outpaint_turbo_8step":
+        expected_hw = (SIZE[1], SIZE[0] + OUTPAINT_PX)
     assert image.shape[:2] == expected_hw
     steps = SAMPLED_STEPS.get(name, STEP_OVERRIDES.get(name, 8))
     assert result.progress_events >= steps  # the sampler reported progress over the websocket
@@ -116,6 +127,26 @@ def test_same_seed_same_image_and_untouched_pixels(server, tmp_path):
     near = hole_and_feather(*SIZE, reach=8 + 16 + 2)  # grow_px 8 + feather_px 16 in the workflow
     assert np.array_equal(first[~near], source[~near])
     assert np.abs(first[near].astype(int) - source[near].astype(int)).mean() > 5.0
+
+
+@pytest.mark.parametrize("name", ["fill_inpaint_turbo_8step", "kontext_edit_masked"])
+def test_fill_and_kontext_change_only_the_masked_region(server, name, tmp_path):
+    _, out = run(server, prepared(name), tmp_path)
+    source = np.asarray(Image.open(server.base_dir / "input" / "fluxkit_e2e.png").convert("RGB"))
+    near = hole_and_feather(*SIZE, reach=8 + 16 + 2)  # grow_px 8 + feather_px 16 in the workflows
+    assert np.array_equal(out[~near], source[~near])
+    assert np.abs(out[near].astype(int) - source[near].astype(int)).mean() > 5.0
+
+
+def test_fill_outpaint_keeps_the_original_and_fills_the_new_area(server, tmp_path):
+    _, out = run(server, prepared("fill_outpaint_turbo_8step"), tmp_path)
+    source = np.asarray(Image.open(server.base_dir / "input" / "fluxkit_e2e.png").convert("RGB"))
+    width = SIZE[0]
+    keep = width - (8 + 16 + 2)  # the new area grown 8 px and feathered 16 px into the original, + resampling
+    assert out.shape[:2] == (SIZE[1], width + OUTPAINT_PX)
+    assert np.array_equal(out[:, :keep], source[:, :keep])
+    new = out[:, width + 8 :].astype(int)
+    assert np.abs(new - 128).mean() > 5.0 and new.std() > 5.0  # not the pad node's flat grey: sampled
 
 
 def test_missing_model_is_a_validation_error_naming_the_node(server):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from flux_core.errors import FluxKitError
-from flux_core.inpaint_crop import crop, output_size
+from flux_core.inpaint_crop import KONTEXT_SIZES, crop, output_size
 from flux_core.inpaint_mask import feather, grow, looks_inverted, prepare
 from flux_core.inpaint_stitch import lab_to_rgb, rgb_to_lab, stitch
 
@@ -151,3 +151,24 @@ def test_mask_overlay_tints_only_the_hole_and_keeps_inputs():
     assert torch.allclose(out[:, hole], expected)
     small = mask_overlay(image, mask[None, ::2, ::2].clone())  # a mask of another size is resized (nearest)
     assert small.shape == image.shape
+
+
+@pytest.mark.parametrize(("box_hw", "expected_wh"), [((100, 100), (1024, 1024)), ((60, 140), (1504, 688)),
+                                                     ((150, 80), (752, 1392))])  # fmt: skip
+def test_kontext_sizes_pick_the_nearest_trained_size_and_stitch_stays_exact(box_hw, expected_wh):
+    """Boxes include the 4 px feather (108², 68×148, 158×88). At resolution 1024 the crop is exactly one of
+    Kontext's sizes (core's FluxKontextImageScale rule: nearest aspect); the box is widened to that aspect, so nothing
+    is distorted and the stitch is still exact outside."""
+    bh, bw = box_hw
+    img = image(400, 400)
+    hole, blend = prepare(rect_mask(400, 400, 150, 150 + bh, 130, 130 + bw), grow_px=0, feather_px=4)
+    crops, _, rec = crop(
+        img, hole, blend, resolution=1024, context=0.0, min_context_px=0, sizes=KONTEXT_SIZES
+    )
+    assert (crops.shape[2], crops.shape[1]) == expected_wh and expected_wh in KONTEXT_SIZES
+    box = rec.boxes[0]
+    assert abs(box.w / box.h - expected_wh[0] / expected_wh[1]) < 0.02  # the box took the size's aspect
+    out = stitch(fake_generation(crops), rec)
+    assert torch.equal(out[blend == 0], img[blend == 0])
+    small, _, _ = crop(img, hole, blend, resolution=128, context=0.0, min_context_px=0, sizes=KONTEXT_SIZES)
+    assert small.shape[1] % 16 == 0 and small.shape[2] % 16 == 0 and max(small.shape[1:3]) <= 208

@@ -100,3 +100,27 @@ def test_norm_out_halves_are_swapped(tiny):
     (patch,) = read_flux_lora(sd, tiny[1], "n.safetensors").patches
     assert patch.target == "final_layer.adaLN_modulation.1.weight"
     assert patch.delta()[:32].unique().tolist() == [2.0] and patch.delta()[32:].unique().tolist() == [1.0]
+
+
+def test_a_dev_img_in_pair_on_a_wider_img_in_is_narrowed_to_its_columns_and_reported():
+    """Pure reader: FLUX.1 Fill's img_in has 384 inputs; a FLUX.1-dev pair (64) lands on columns 0..63, another
+    weight of the wrong width stays unplaced."""
+    from flux_core.lora_reader import read_flux_lora
+    from fluxkit_testmodels.shapes import FLUX_FILL_IMG_IN, flux_bfl_shapes
+
+    shapes = flux_bfl_shapes(img_in=FLUX_FILL_IMG_IN)
+    g = torch.Generator().manual_seed(0)
+    sd = {
+        "transformer.x_embedder.lora_A.weight": torch.randn(4, 64, generator=g),
+        "transformer.x_embedder.lora_B.weight": torch.randn(3072, 4, generator=g),
+        "transformer.context_embedder.lora_A.weight": torch.randn(4, 512, generator=g),  # T5 is 4096 wide
+        "transformer.context_embedder.lora_B.weight": torch.randn(3072, 4, generator=g),
+    }
+    result = read_flux_lora(sd, shapes, "fill.safetensors")
+    (patch,) = result.patches
+    assert (patch.target, patch.rows, patch.cols) == ("img_in.weight", None, (0, 64))
+    assert result.narrowed == [
+        ("transformer.x_embedder", "64 inputs on img_in's 384: applied to columns 0..63 (FLUX.1-dev's latent "
+         "input, the first columns of this model's wider img_in), the rest unchanged")
+    ]  # fmt: skip
+    assert [k for k, _ in result.unplaced] == ["transformer.context_embedder"]

@@ -94,3 +94,48 @@ def test_non_flux_lora_and_model_errors(live_comfy, lora_setup, tmp_path):
     loader = live_comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitLoraLoader"]
     with pytest.raises(ValueError, match="sdxl_style.safetensors: no key of this LoRA targets FLUX"):
         loader.execute(lora_setup["model"], "sdxl_style.safetensors", 1.0)
+
+
+def test_dev_lora_on_fill_is_placed_on_the_latent_columns_where_core_drops_it(
+    live_comfy, lora_setup, thin_models
+):
+    """FLUX.1-Turbo-Alpha's img_in pair is 64 inputs wide, FLUX.1 Fill's img_in 384. Core (both lines) fails its
+    reshape, logs an ERROR and leaves img_in unpatched; FluxKit applies it to columns 0..63 (the noisy latent), as
+    diffusers' `_maybe_expand_lora_state_dict` does by zero-padding lora_A, and says so in its output. Every other
+    weight equals core's."""
+    import comfy.sd
+    from safetensors.torch import load_file
+
+    fill = comfy.sd.load_diffusion_model(thin_models["fill"])
+    assert type(fill.model.model_config).__name__ == "FluxInpaint"
+    assert fill.model.model_config.unet_config["in_channels"] == 96
+    name = lora_setup["loras"][0]
+    loader = live_comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitLoraLoader"]
+    out = loader.execute(fill, name, 0.8)
+    report = out.ui.as_dict()["text"][0]
+    assert "NOT applied" not in report and "64 inputs on img_in's 384: applied to columns 0..63" in report, (
+        report
+    )
+
+    base_img_in = patched_weights(fill, lambda s: s["img_in.weight"].float().clone())
+    ours = patched_weights(out.result[0])
+    core = core_lora(live_comfy, fill, name, 0.8)
+    others = [k for k in ours if k != "img_in.weight"]
+    assert patched_weights(core, lambda s: max((s[k] - ours[k]).abs().max().item() for k in others)) <= 1e-6
+    assert patched_weights(
+        core, lambda s: torch.equal(s["img_in.weight"].float(), base_img_in)
+    )  # core: unpatched
+
+    sd = load_file(os.path.join(os.path.dirname(thin_models["flux"]), name))
+    down, up = (
+        sd["transformer.x_embedder.lora_A.weight"].float(),
+        sd["transformer.x_embedder.lora_B.weight"].float(),
+    )
+    padded = torch.cat([down, torch.zeros(down.shape[0], 384 - down.shape[1])], dim=1)  # diffusers' expansion
+    expected = base_img_in + 0.8 * (up @ padded)
+    got = ours["img_in.weight"].float()
+    assert torch.equal(
+        got[:, 64:], base_img_in[:, 64:]
+    )  # the Fill conditioning columns keep the model's weights
+    assert torch.allclose(got, expected, rtol=1e-3, atol=1e-5), (got - expected).abs().max()
+    assert not torch.allclose(got[:, :64], base_img_in[:, :64])  # the delta is there

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from functools import partial
 
 from ..graph import Graph
+from .bfl import FillVariant, fill_turbo, kontext_edit_masked
 from .flux import InpaintVariant, dmd2_sdxl_4step, inpainting, t2i_turbo_8step
 from .qwen import QwenVariant, qwen2vl
 from .qwen_control import ControlVariant, qwen2vl_controlnet
@@ -29,4 +30,7 @@ WORKFLOWS: dict[str, Callable[[], Graph]] = {
     "qwen2vl_controlnet_inpaint": partial(
         qwen2vl_controlnet, ControlVariant("qwen2vl_controlnet_inpaint", ("depth", "line"), inpaint=True)
     ),
+    "fill_inpaint_turbo_8step": partial(fill_turbo, FillVariant()),
+    "fill_outpaint_turbo_8step": partial(fill_turbo, FillVariant(outpaint=True)),
+    "kontext_edit_masked": kontext_edit_masked,
 }
