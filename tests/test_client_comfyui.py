@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import json
 import threading
-import time
 import urllib.request
 
 import aiohttp
@@ -86,22 +86,23 @@ def test_batch_survives_server_kill_and_restart(comfyui_path, thin_models, thin_
 
     server = ComfyServer(comfyui, base).start()
     unfinished = {}
+    # The server dies the moment the first item is reported done (SIGKILL: a SIGTERMed ComfyUI may still finish what
+    # it holds). The batch reports from its own thread, so with one item in flight nothing else can have been queued.
+    kill_on_first_done = KillOnFirstDone(server.proc)
 
     def first_run():  # a short wait: the server does not come back within this run
+        worker = HttpWorker(server.url, RunSettings())
         unfinished["first"] = asyncio.run(
-            client.run_batch([HttpWorker(server.url, RunSettings())], api, inputs, out, common, 1, wait_s=3)
+            client.run_batch([worker], api, inputs, out, common, 1, wait_s=3, stream=kill_on_first_done)
         )
 
     worker = threading.Thread(target=first_run)
     worker.start()
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and not client.Manifest(out / "manifest.json").done:
-        time.sleep(0.1)
-    server.proc.kill()  # killed mid-batch (SIGKILL: a SIGTERMed ComfyUI may still finish what it holds)
+    worker.join(timeout=600)
     server.stop()
-    worker.join(timeout=120)
+    assert not worker.is_alive() and kill_on_first_done.killed, kill_on_first_done.getvalue()
     done_before = set(client.Manifest(out / "manifest.json").done)
-    assert 1 <= len(done_before) < 4 and unfinished["first"] == 4 - len(done_before)
+    assert len(done_before) == 1 and unfinished["first"] == 3, kill_on_first_done.getvalue()
     kept = {f: (out / f).stat().st_mtime_ns for k in done_before for f in manifest_files(out, k)}
 
     with ComfyServer(comfyui, base) as restarted:
@@ -111,6 +112,21 @@ def test_batch_survives_server_kill_and_restart(comfyui_path, thin_models, thin_
     assert sorted(manifest.done) == [f"img{n}.png" for n in range(4)]
     assert all(manifest.finished(k) for k in manifest.done)
     assert {f: (out / f).stat().st_mtime_ns for f in kept} == kept  # finished items were not redone
+
+
+class KillOnFirstDone(io.StringIO):
+    """A progress stream that SIGKILLs `proc` when the first "done" line is written (and keeps every line)."""
+
+    def __init__(self, proc):
+        super().__init__()
+        self.proc, self.killed = proc, False
+
+    def write(self, text: str) -> int:
+        if ": done on " in text and not self.killed:
+            self.proc.kill()
+            self.proc.wait(timeout=60)
+            self.killed = True
+        return super().write(text)
 
 
 def manifest_files(out, key) -> list[str]:
