@@ -139,3 +139,50 @@ def test_dev_lora_on_fill_is_placed_on_the_latent_columns_where_core_drops_it(
     )  # the Fill conditioning columns keep the model's weights
     assert torch.allclose(got, expected, rtol=1e-3, atol=1e-5), (got - expected).abs().max()
     assert not torch.allclose(got[:, :64], base_img_in[:, :64])  # the delta is there
+
+
+def test_fill_without_inpaint_conditioning_is_refused_where_core_samples_a_blank(
+    live_comfy, lora_setup, thin_models
+):
+    """Core's Flux.concat_cond fills a Fill model's picture and mask channels with zeros and ones when the
+    conditioning lacks InpaintModelConditioning's entries, and samples without a word. A Fill model out of FluxKit's
+    LoRA loader refuses that graph before the first step, naming the loader; with InpaintModelConditioning it samples."""
+    import comfy.patcher_extension as ext
+    import comfy.sd
+    import comfy.utils
+
+    from flux_core.errors import FluxKitError
+
+    fill = comfy.sd.load_diffusion_model(thin_models["fill"])
+    out = live_comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitLoraLoader"].execute(fill, lora_setup["loras"][0], 1.0)
+    patched = out.result[0]
+    assert "InpaintModelConditioning" in out.ui.as_dict()["text"][0]
+    gen = torch.Generator().manual_seed(0)
+    text = [[torch.randn(1, 8, 4096, generator=gen), {"pooled_output": torch.randn(1, 768, generator=gen)}]]
+    latent = {"samples": torch.zeros(1, 16, 8, 8)}
+    ks = dict(seed=0, steps=1, cfg=1.0, sampler_name="euler", scheduler="simple", denoise=1.0)
+
+    with pytest.raises(FluxKitError) as refused:
+        live_comfy.run("KSampler", model=patched, positive=text, negative=text, latent_image=latent, **ks)
+    said = str(refused.value)
+    assert said.startswith("FluxKit LoRA Loader (FLUX, any format): the model is FLUX.1 Fill"), said
+    assert "negative and positive conditioning did not come through InpaintModelConditioning" in said, said
+    (core,) = live_comfy.run("KSampler", model=fill, positive=text, negative=text, latent_image=latent, **ks)
+    assert torch.isfinite(core["samples"]).all()  # core: no message, a blank-picture sample
+    assert not fill.get_wrappers(ext.WrappersMP.OUTER_SAMPLE, "fluxkit_fill_needs_inpaint_conditioning")
+
+    vae = comfy.sd.VAE(sd=comfy.utils.load_torch_file(thin_models["vae"]))
+    pixels = torch.rand(1, 64, 64, 3, generator=gen)
+    mask = torch.zeros(1, 64, 64)
+    mask[:, 16:48, 16:48] = 1.0
+    pos, neg, lat = live_comfy.run(
+        "InpaintModelConditioning",
+        positive=text,
+        negative=text,
+        vae=vae,
+        pixels=pixels,
+        mask=mask,
+        noise_mask=True,
+    )
+    (ours,) = live_comfy.run("KSampler", model=patched, positive=pos, negative=neg, latent_image=lat, **ks)
+    assert ours["samples"].shape == (1, 16, 8, 8) and torch.isfinite(ours["samples"]).all()
