@@ -54,10 +54,11 @@ FLUX1_UNET_CONFIG: dict[str, tuple[object, str]] = {
 
 # unet_config["in_channels"] (img_in inputs / 4) → which FLUX.1 model it is (ComfyUI's supported_models: Flux,
 # FluxInpaint, the Canny/Depth control models). Kontext has dev's 16: its reference image rides as extra tokens.
+FLUX1_FILL_CHANNELS = 96
 FLUX1_INPUT_CHANNELS = {
     16: "FLUX.1-dev / schnell / Kontext",
     32: "FLUX.1 Canny or Depth (a control image's latent in extra input channels)",
-    96: "FLUX.1 Fill (the masked picture's latent and the mask in extra input channels)",
+    FLUX1_FILL_CHANNELS: "FLUX.1 Fill (the masked picture's latent and the mask in extra input channels)",
 }
 
 

@@ -14,16 +14,9 @@ from __future__ import annotations
 import comfy.patcher_extension as ext
 
 from ..flux_core.errors import FluxKitError
-from .comfy_compat import flux1_variant
+from .comfy_compat import FLUX1_FILL_CHANNELS, flux1_config, flux1_variant
 
 WRAPPER_KEY = "fluxkit_fill_needs_inpaint_conditioning"
-FILL_CHANNELS = 96  # unet_config["in_channels"] of FLUX.1 Fill (see comfy_compat.FLUX1_INPUT_CHANNELS)
-
-
-def is_fill(patcher) -> bool:
-    """Whether the MODEL `patcher` is FLUX.1 Fill by ComfyUI's detected unet_config."""
-    cfg = getattr(getattr(patcher.model, "model_config", None), "unet_config", None) or {}
-    return cfg.get("image_model") == "flux" and cfg.get("in_channels") == FILL_CHANNELS
 
 
 def lists_without_inpaint_conditioning(conds: dict[str, list[dict]]) -> list[str]:
@@ -40,7 +33,7 @@ def _guard(where: str):
         missing = lists_without_inpaint_conditioning(getattr(guider, "conds", None) or {})
         if missing:
             raise FluxKitError(
-                f"{where}: the model is {flux1_variant({'in_channels': FILL_CHANNELS})}, and the {' and '.join(missing)} "
+                f"{where}: the model is {flux1_variant({'in_channels': FLUX1_FILL_CHANNELS})}, and the {' and '.join(missing)} "
                 "conditioning did not come through InpaintModelConditioning (picture, mask and VAE): ComfyUI would "
                 "sample it with a blank picture and a full mask. Put InpaintModelConditioning between the prompt and "
                 "the sampler (its latent output is the sampler's latent), as the fill_inpaint_turbo_8step workflow does."
@@ -51,8 +44,9 @@ def _guard(where: str):
 
 
 def add_fill_guard(patcher, where: str) -> bool:
-    """On a FLUX.1 Fill `patcher` (a clone the caller owns), add the conditioning check; True when added."""
-    if not is_fill(patcher):
+    """On a FLUX.1 `patcher` (a clone the caller owns) that is Fill, add the conditioning check; True when added.
+    A model that is not FLUX.1 is a FluxKitError naming `where` (comfy_compat.flux1_config)."""
+    if flux1_config(patcher, where).get("in_channels") != FLUX1_FILL_CHANNELS:
         return False
     if patcher.get_wrappers(ext.WrappersMP.OUTER_SAMPLE, WRAPPER_KEY):
         return True  # a stacked loader already added it
