@@ -22,8 +22,8 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from .errors import FluxKitError
-from .inpaint_mask import as_batch, pair_batches
-from .inpaint_mask import binarize as binarized
+from .inpaint.mask import as_batch, pair_batches
+from .inpaint.mask import binarize as binarized
 
 LATENT_CHANNELS = 16
 PATCH = 2

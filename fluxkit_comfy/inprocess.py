@@ -96,7 +96,8 @@ def share_packages(pack_name: str) -> None:
                 f"`{top}` resolves to {package.__file__}, not this pack's; run from {REPO_ROOT}"
             )
         modules = [package] + [
-            importlib.import_module(f"{top}.{info.name}") for info in pkgutil.iter_modules(package.__path__)
+            importlib.import_module(info.name)
+            for info in pkgutil.walk_packages(package.__path__, prefix=f"{top}.")  # sub-packages too
         ]
         for module in modules:
             sys.modules.setdefault(f"{pack_name}.{module.__name__}", module)

@@ -13,7 +13,7 @@ from comfy_api.latest import io, ui
 
 from ..flux_core.controlnet_model import load_inpaint_controlnet
 from ..flux_core.errors import FluxKitError
-from ..flux_core.inpaint_mask import as_batch, mask_overlay, pair_batches
+from ..flux_core.inpaint.mask import as_batch, mask_overlay, pair_batches
 from ..flux_core.safetensors_io import read_safetensors_header
 from . import comfy_types as t
 from .choices import Choice, Choices

@@ -21,6 +21,25 @@ def test_bench_quick_writes_table_and_json(tmp_path, capsys):
     assert "cn-quick" in capsys.readouterr().out
 
 
+def test_seam_bench_runs_and_its_numbers_mean_what_they_say():
+    """bench.bench_seams on one photo and two scenes (no CropAndStitch: that needs a ComfyUI boot): the table holds
+    every mode and the oracle, nothing beyond the blend changes, and the default correction is between the oracle
+    and no correction, as the full run (docs/QUALITY.md) shows."""
+    pytest.importorskip("skimage", reason="scikit-image (requirements-test.txt) is not installed")
+    from bench import bench_seams, seams_scenes
+
+    scenes = [seams_scenes.Scene("typical", 1.0, 0.0), seams_scenes.Scene("2 px", 1.0, 2.0)]
+    r = bench_seams.quality(("astronaut",), scenes, with_cropandstitch=False)
+    for name in ("typical", "2 px"):
+        rows = r["table"][name]
+        assert set(rows) == {*bench_seams.MODES, bench_seams.ORACLE}
+        assert all(m["far_max_levels"] == 0 for m in rows.values())
+        plain, best = rows["0.1 stitch (no correction)"], rows["default: global + align + multiband"]
+        oracle = rows[bench_seams.ORACLE]
+        assert best["core"] <= 1.25 * oracle["core"] and best["core"] < 0.5 * plain["core"]  # the goal (issue 32)
+        assert best["seam"] < plain["seam"]
+
+
 @pytest.mark.comfyui
 def test_gpu_step_script_runs_tiny_on_cpu(comfyui_path, tmp_path):
     """The GPU script's code path (ComfyUI's FLUX + both ControlNets + FLOP floor) at tiny widths on the CPU."""

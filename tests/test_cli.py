@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 ENTRY_POINTS = (
     "fluxkit_tools.client", "fluxkit_tools.demo", "fluxkit_tools.download", "fluxkit_tools.dump_schemas",
     "fluxkit_tools.launch", "bench", "bench.bench_batch", "bench.bench_proxy", "bench.bench_lora_patch", "bench.bench_models",
-    "bench.bench_workflow", "bench.gpu_step",
+    "bench.bench_workflow", "bench.gpu_step", "bench.bench_seams",
 )  # fmt: skip
 
 
@@ -59,6 +59,7 @@ def test_a_bad_argument_is_one_line_and_exit_2(module):
         (["-m", "fluxkit_tools.demo", "--workflow", "nope"], "no workflow 'nope'"),
         (["-m", "fluxkit_tools.download", "no-such-preset", "--models", "/tmp/x"], "unknown preset or file"),
         (["-m", "fluxkit_workflows.run_demo"], "python -m fluxkit_tools.demo"),
+        (["-m", "bench.bench_seams", "--photos", "astronaut,nope"], "unknown photo(s) ['nope']"),
     ],
 )
 def test_bad_values_are_usage_errors(args, words):

@@ -121,6 +121,10 @@ def test_saved_inpainting_workflow_runs_and_equals_todays(comfy_server, tmp_path
         api = thin_variant(json.loads(source.read_text()), PROMPT_FILE, 64)
         set_inputs(api, "LoadImage", image="fluxkit_e2e.png")
         set_inputs(api, "FluxKitTurboScheduler", steps=2)
+        # 0.1.0 saved colour_match false (then a ring-statistics match); today's workflow has the new correction
+        # on. The saved file runs with it off and gains alignment and the multi-band blend (new inputs, defaults),
+        # as today's does with colour_match set the same way.
+        set_inputs(api, "FluxKitInpaintStitch", colour_match=False)
         result = asyncio.run(run_prompt(comfy_server.url, api, timeout_s=600))
         (file,) = asyncio.run(fetch_outputs(comfy_server.url, result, tmp_path / source.parent.name))
         images.append(np.asarray(Image.open(file).convert("RGB")))

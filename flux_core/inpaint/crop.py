@@ -9,6 +9,8 @@ Images are ComfyUI IMAGE tensors [B, H, W, C] in [0, 1]; masks [B, H, W], 1 = re
    by edge replication (and are never written back);
 3. the crop, its binary hole and a `StitchRecord` (geometry + blend masks + the original pixels) are returned.
 An empty mask gives a whole-image "crop" and a record that makes the stitch return the input unchanged.
+With `separate=True` a mask whose holes lie far apart gives one crop per region (`regions.split`); all crops of
+all images share one size (one IMAGE batch) and the record says which image and region each belongs to.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .errors import FluxKitError
-from .inpaint_mask import pair_batches
+from ..errors import FluxKitError
+from . import regions
+from .mask import pair_batches
 
 SNAP = 16
 
@@ -43,14 +46,34 @@ class Box:
 
 @dataclass(frozen=True)
 class StitchRecord:
-    """Everything the stitch needs; tensors are references to (never modified) inputs or new tensors."""
+    """Everything the stitch needs; tensors are references to (never modified) inputs or new tensors.
+    B images (the output batch), N ≥ B crops: crop j belongs to image `items[j]`, region `region[j]` of its owner
+    map."""
 
     original: torch.Tensor  # [B, H, W, C] the images to paste into (one per output item)
     blend: torch.Tensor  # [B, H, W] feathered blend mask in original coordinates
     hole: torch.Tensor  # [B, H, W] binary hole in original coordinates
-    boxes: tuple[Box, ...]  # per item, may extend beyond the image
+    boxes: tuple[Box, ...]  # per crop, may extend beyond the image
     out_size: tuple[int, int]  # (height, width) of the crops
-    empty: tuple[bool, ...]  # per item: nothing to inpaint → stitch returns the original
+    empty: tuple[bool, ...]  # per crop: nothing to inpaint → stitch returns the original
+    items: tuple[int, ...] = ()  # per crop: its image (default: crop j ↔ image j)
+    owner: torch.Tensor | None = (
+        None  # [B, H, W] int16: region + 1 on the blend support (None: one region each)
+    )
+    region: tuple[int, ...] = ()  # per crop: its value in `owner`
+    feather_px: int = 0  # the blend mask's feather width (the multi-band blend's widest band)
+    notes: tuple[str, ...] = ()  # what the crop had to decide (too many regions), for the previews
+
+    def item(self, j: int) -> int:
+        return self.items[j] if self.items else j
+
+    def region_mask(self, j: int, y0: int = 0, y1: int | None = None, x0: int = 0, x1: int | None = None):
+        """[y1 − y0, x1 − x0] bool (default the whole picture): the pixels crop j may write (its region of the
+        blend support)."""
+        i = self.item(j)
+        if self.owner is None:
+            return self.blend[i, y0:y1, x0:x1] > 0
+        return self.owner[i, y0:y1, x0:x1] == self.region[j]
 
 
 def mask_box(mask: torch.Tensor) -> Box | None:
@@ -135,26 +158,55 @@ def crop(
     min_context_px: int = 32,
     where: str = "crop",
     sizes: tuple[tuple[int, int], ...] | None = None,
+    separate: bool = False,
+    feather_px: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor, StitchRecord]:
     """→ (crops [N, h, w, C], crop holes [N, h, w] binary, record). All crops share one size (one IMAGE batch):
-    long side `resolution` at the boxes' aspect, or with `sizes` (e.g. KONTEXT_SIZES) the listed size nearest it."""
+    long side `resolution` at the widest box's aspect, or with `sizes` (e.g. KONTEXT_SIZES) the listed size nearest
+    it. `separate`: far-apart regions of one mask get a crop each (N ≥ B), else one crop per image (N = B)."""
     if resolution % SNAP:
         raise FluxKitError(f"{where}: resolution {resolution} must be a multiple of {SNAP}")
     images, hole = pair_batches(images, hole, where)
     _, blend = pair_batches(images, blend, where)
     H, W = images.shape[1:3]
-    raw = [mask_box(b) for b in blend]
-    boxes = [grow_box(b, context, min_context_px) if b else Box(0, 0, W, H) for b in raw]
+
+    def grown(b: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        g = grow_box(Box(*b), context, min_context_px)
+        return g.x0, g.y0, g.x1, g.y1
+
+    boxes, items, region, empty, owners, notes = [], [], [], [], [], []
+    for i in range(images.shape[0]):
+        support = blend[i] > 0
+        regs = regions.split(support, grown) if separate else regions.single(support)
+        owners.append(regs.owner)
+        if regs.note:
+            notes.append(f"image {i}: {regs.note}")
+        for k, b in enumerate(regs.boxes or [None]):
+            boxes.append(Box(*grown(b)) if b else Box(0, 0, W, H))
+            items.append(i)
+            region.append(k + 1)
+            empty.append(b is None)
     widest = max(boxes, key=lambda b: b.w / b.h)
     if sizes:
         out_hw = preset_size(widest.w, widest.h, resolution, sizes)
     else:
         out_hw = output_size(widest.w, widest.h, resolution)
     boxes = [fit_aspect(b, out_hw) for b in boxes]
+    owner = torch.stack(owners)
     crops, holes = [], []
-    for i, box in enumerate(boxes):
+    for j, box in enumerate(boxes):
+        i = items[j]
         crops.append(resize_image(cut(images[i], box), out_hw))
-        h = cut(hole[i].unsqueeze(-1), box)[..., 0]
+        mine = hole[i] * (owner[i] == region[j])
+        h = cut(mine.unsqueeze(-1), box)[..., 0]
         holes.append(F.interpolate(h[None, None], size=out_hw, mode="nearest-exact")[0, 0])
-    record = StitchRecord(images, blend, hole, tuple(boxes), out_hw, tuple(b is None for b in raw))
+    record = StitchRecord(
+        images, blend, hole, tuple(boxes), out_hw, tuple(empty), tuple(items), owner, tuple(region),
+        feather_px, tuple(notes),
+    )  # fmt: skip
     return torch.stack(crops), (torch.stack(holes) >= 0.5).float(), record
+
+
+def original_crop(record: StitchRecord, j: int, hw: tuple[int, int] | None = None) -> torch.Tensor:
+    """[h, w, C]: crop j of the original image as the crop node gave it to the model (at `hw`, default its size)."""
+    return resize_image(cut(record.original[record.item(j)], record.boxes[j]), hw or record.out_size)
