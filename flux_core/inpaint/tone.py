@@ -6,14 +6,16 @@ outside the hole and a guard ring around it) is what the model was asked to keep
 *measures* that shift; the correction is its inverse, `(generated − offset) / gain`, applied everywhere, the hole
 included. The hole's own statistics never enter the fit: a red car painted onto a grey road stays red.
 
-- `global`: one gain and offset per channel; `smooth`: a gain field of first order over the crop (1, u, v in
-  coordinates −1…1: a shift stronger on one side) and one offset, evaluated at every pixel and clamped to what was
-  seen on the context. (Fields for both gain and offset, or of second order, measured worse on real photographs:
-  where the context is flat they cannot be told apart, and the hole's interior is far from every context pixel.)
+- `global`: one gain and offset per channel; `smooth`: gain and offset fields of first order over the crop (1, u, v
+  in coordinates −1…1: a shift stronger on one side), evaluated at every pixel and clamped to what was seen on the
+  context. (Second-order fields, and a gain field with one offset, measured worse on real photographs in
+  `bench.bench_seams`: the hole's interior is far from every context pixel, and a shift that varies in its offset
+  too is common.)
 - Fitted as the forward model (original is the regressor, the model's errors are in `generated`, so the gains are
   not biased towards 1 by blur or noise), by iteratively reweighted least squares with Tukey's biweight: context
-  pixels the model did change (a repainted feather zone, an object it added) get weight 0. A ridge pulls towards
-  "no change" where the context cannot tell gain from offset (a flat sky).
+  pixels the model did change (a repainted feather zone, an object it added) get weight 0. A tiny ridge keeps a
+  context that cannot tell gain from offset (a flat sky) solvable; it is small enough not to bias a real fit
+  (at 1e-3 it halved the gains fitted on a narrow-range sky: rocket's ΔE in the hole doubled).
 - Never extrapolates wildly: gains are clamped to [GAIN_MIN, GAIN_MAX], offsets to ±OFFSET_MAX; with fewer than
   SMOOTH_MIN_PIXELS context pixels `smooth` falls back to `global`; every clamp or fallback is reported.
 
@@ -146,12 +148,9 @@ def fit(gen: torch.Tensor, orig: torch.Tensor, context: torch.Tensor, model: str
     phi = basis(coords(h, f), coords(w, f), model)[ctx].double()  # [n, K]
     o, g = o_small[ctx].double(), g_small[ctx].double()  # [n, 3]
     k = phi.shape[1]
-    # gain field over the basis, one offset: a field for both cannot tell them apart where the context is flat
-    x = torch.cat(
-        [phi[:, :, None] * o[:, None, :], torch.ones(len(o), 1, 3, dtype=o.dtype)], 1
-    )  # [n, K+1, 3]
-    ridge = torch.full((k + 1, 3), RIDGE * n, dtype=torch.float64)
-    ridge[k] = RIDGE * n * 1e-3  # the offset is free; the gain's terms are pulled to "no change"
+    # gain and offset fields over the same (first-order) basis
+    x = torch.cat([phi[:, :, None] * o[:, None, :], phi[:, :, None].expand(-1, -1, 3)], 1)  # [n, 2K, 3]
+    ridge = torch.full((2 * k, 3), RIDGE * n, dtype=torch.float64)
     w = torch.ones_like(g)
     for _ in range(IRLS_ITERATIONS):
         coef = _solve(x, g - o, w, ridge)  # deviation from identity: (gain − 1 terms, offset)
@@ -159,8 +158,7 @@ def fit(gen: torch.Tensor, orig: torch.Tensor, context: torch.Tensor, model: str
         scale = 1.4826 * (r - r.median(0).values).abs().median(0).values
         c = TUKEY_C * scale.clamp_min(2e-4)
         w = ((1 - (r / c) ** 2).clamp_min(0)) ** 2
-    gain, offset = coef[:k].clone(), torch.zeros(k, 3, dtype=coef.dtype)
-    offset[0] = coef[k]
+    gain, offset = coef[:k].clone(), coef[k:].clone()
     gain[0] += 1.0
     seen_gain = phi @ gain  # [n, 3] the fields on the context
     seen_offset = phi @ offset
