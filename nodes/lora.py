@@ -16,7 +16,6 @@ from ..flux_core.lora_reader import LoraPatch, read_flux_lora
 from ..flux_core.safetensors_io import load_state_dict
 from . import comfy_types as t
 from .comfy_compat import flux1_config, logical_shapes
-from .fill_guard import add_fill_guard
 from .names import LORA_LOADER, named_errors
 
 log = logging.getLogger(__name__)
@@ -114,8 +113,6 @@ class FluxKitLoraLoader(io.ComfyNode):
                 raise FluxKitError(
                     f"{LORA_LOADER}: ComfyUI accepted {len(applied)} of {len(result.patches)} patches from {path}"
                 )
-            if add_fill_guard(patched, LORA_LOADER):
-                report += "\nFLUX.1 Fill: sampling checks that the conditioning comes through InpaintModelConditioning."
             return io.NodeOutput(patched, ui=ui.PreviewText(report))
 
 

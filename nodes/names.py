@@ -26,6 +26,7 @@ TURBO_SCHEDULER = "FluxKit Turbo Scheduler (FLUX few-step)"
 DMD2_SCHEDULER = "FluxKit DMD2 Scheduler (exact timesteps)"
 DMD2_SAMPLER = "FluxKit DMD2 Sampler (denoise → renoise)"
 UNION_CN_MODE = "FluxKit Union ControlNet Mode (InstantX ids)"
+FILL_GUARD = "FluxKit Fill Guard (needs InpaintModelConditioning)"
 
 
 @contextmanager
