@@ -118,7 +118,8 @@ async def serve(args) -> int:
         if await _until(stop, asyncio.to_thread(server.wait_ready)) is None:
             return 0
         proxy_port = args.proxy_port or free_port()
-        runner = await proxy.start(server.url, token, proxy_port, host=args.proxy_host)
+        origins = proxy.Origins()
+        runner = await proxy.start(server.url, token, proxy_port, host=args.proxy_host, origins=origins)
         local = f"http://127.0.0.1:{proxy_port}"
         if args.no_tunnel:
             print(f"FluxKit: open {local}/?token={token}", flush=True)
@@ -127,11 +128,12 @@ async def serve(args) -> int:
             public = await _until(stop, asyncio.to_thread(wait_tunnel_url, tunnel))
             if public is None:
                 return 0
+            origins.add(public)  # the browser's Origin there, whatever Host cloudflared passes on
             print(f"FluxKit: open {public}/?token={token}", flush=True)
-            host = public.split("://", 1)[-1]
             print(
                 "(anyone with this full URL can use this ComfyUI; without the token they get 401)\n"
-                f"scripts: --server https://fluxkit:{token}@{host} (Basic auth), or Authorization: Bearer <token>",
+                f"scripts: export FLUXKIT_TOKEN={token} FLUXKIT_TOKEN_SERVER={public}  "
+                "(or Basic auth, the token as password, in a --server-file URL)",
                 flush=True,
             )
         while server.alive() and (tunnel is None or tunnel.poll() is None):

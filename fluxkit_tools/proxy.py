@@ -13,9 +13,19 @@ What is forwarded is what was received: the request target's path and query byte
 make a path no route matches), minus only the `token` parameter; bodies are streamed both ways, compressed bodies
 pass through untouched. Each request has its own timeouts (connect, and idle between two reads) and no total cap,
 the HTTP connection pool has no limit one user could exhaust, and websockets (`/ws`, ComfyUI's progress channel)
-use a session of their own. When ComfyUI is down the answer is a one-line 502. The `Origin` header is rewritten to
-the upstream's, because ComfyUI on a loopback address rejects requests whose Origin differs from its Host; the
-token check is what guards the server.
+use a session of their own. When ComfyUI is down the answer is a one-line 502.
+
+Cross-site requests are refused (403) before anything is forwarded, for HTTP and websockets: a browser that once
+answered the Basic challenge sends those credentials with *any* site's request to this host, so a credential alone
+does not show the user meant the request. A request is cross-site when its `Origin` is `null` or not one of this
+proxy's own origins, or when its `Sec-Fetch-Site` is `cross-site` or `same-site` (another trycloudflare.com
+tunnel). Own origins: the scheme and `Host` the request was addressed to (https when the tunnel says so in
+`X-Forwarded-Proto`), and the public URLs the launcher adds once cloudflared prints one (`Origins.add`; cloudflared
+may rewrite `Host` on websockets). Scripts send no `Origin` and pass. The one cross-site request that is let in is
+the token exchange itself, a link to `…/?token=…` clicked in a notebook: it proves itself with the token, and is
+answered by the proxy (cookie + a same-origin bounce page, so the SameSite=Strict cookie is sent on the next
+request), never forwarded. Only then is `Origin` rewritten to the upstream's, because ComfyUI on a loopback
+address rejects requests whose Origin differs from its Host.
 """
 
 from __future__ import annotations
@@ -24,8 +34,9 @@ import asyncio
 import base64
 import binascii
 import hmac
+import html
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import unquote_plus
 
 import aiohttp
@@ -51,6 +62,37 @@ class Timeouts:
 
 
 SESSIONS = web.AppKey("sessions", dict)
+DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+CROSS_SITE_FETCH = {"cross-site", "same-site"}  # same-site: another subdomain, e.g. someone else's tunnel
+
+
+def origin_of(url: str) -> str | None:
+    """`scheme://host[:port]` in lower case, the default port left out; None for what is not an http(s) origin."""
+    try:
+        u = URL(url.strip())
+    except (ValueError, TypeError):
+        return None
+    if u.scheme.lower() not in ("http", "https") or not u.host:
+        return None
+    port = "" if u.explicit_port in (None, DEFAULT_PORTS[u.scheme.lower()]) else f":{u.explicit_port}"
+    return f"{u.scheme.lower()}://{u.host.lower()}{port}"
+
+
+@dataclass
+class Origins:
+    """The public origins browsers reach this proxy at, besides the one each request names in `Host`: the
+    launcher adds the tunnel's URL when cloudflared prints it (state of this app, not of the module)."""
+
+    public: set[str] = field(default_factory=set)
+
+    def add(self, url: str) -> None:
+        origin = origin_of(url)
+        if origin is None:
+            raise ValueError(f"not an http(s) URL: {url!r}")
+        self.public.add(origin)
+
+
+ORIGINS = web.AppKey("origins", Origins)
 
 
 def strip_token(raw_target: str) -> str:
@@ -76,9 +118,9 @@ def header_credential(authorization: str) -> str:
     if scheme.lower() == "bearer":
         return value.strip()
     if scheme.lower() == "basic":
-        try:
+        try:  # ValueError: characters outside ASCII (binascii.Error: broken base64; both are a wrong credential)
             decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except (binascii.Error, UnicodeDecodeError, ValueError):
             return ""
         user, colon, password = decoded.partition(":")
         return password if colon else ""
@@ -92,7 +134,44 @@ def _authorised(request: web.Request, token: str) -> bool:
         header_credential(request.headers.get("Authorization", "")),
     ]
     # every form compared in constant time; an empty one never matches
-    return any(o and hmac.compare_digest(o.encode(), token.encode()) for o in offered)
+    return any(o and _same_secret(o, token) for o in offered)
+
+
+def _same_secret(offered: str, token: str) -> bool:
+    try:  # header bytes that are not UTF-8 arrive as surrogates, which cannot be encoded: not the token
+        return hmac.compare_digest(offered.encode("utf-8"), token.encode("utf-8"))
+    except UnicodeError:
+        return False
+
+
+def cross_site(request: web.Request, origins: Origins) -> str | None:
+    """Why a browser sent this request from another site, or None (same origin, or not a browser's request)."""
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        scheme = "https" if _client_is_https(request) else "http"
+        own = {origin_of(f"{scheme}://{request.headers.get('Host', '')}"), *origins.public} - {None}
+        if origin_of(origin) not in own:
+            return f"Origin {origin[:200]!r} is not this server's"
+    site = request.headers.get("Sec-Fetch-Site", "").strip().lower()
+    if site in CROSS_SITE_FETCH:
+        return f"Sec-Fetch-Site: {site}"
+    return None
+
+
+def _token_exchange(request: web.Request, token: str) -> web.Response:
+    """Answer `GET …?token=…`: the cookie, and the same path on this origin without the token. A navigation from
+    another site (a link clicked in a notebook) gets a page that moves on by itself: a redirect would keep the
+    request cross-site, so the browser would hold back the SameSite=Strict cookie just set."""
+    location = same_origin_location(strip_token(request.raw_path))
+    if request.headers.get("Sec-Fetch-Site", "").strip().lower() in CROSS_SITE_FETCH:
+        page = f'<!doctype html><meta http-equiv="refresh" content="0;url={html.escape(location)}">FluxKit: opening…'
+        response = web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
+    else:
+        response = web.Response(status=302, headers={"Location": location})
+    response.set_cookie(
+        COOKIE, token, httponly=True, samesite="Strict", secure=_client_is_https(request), path="/"
+    )
+    return response
 
 
 def _client_is_https(request: web.Request) -> bool:
@@ -121,8 +200,8 @@ def _bad_gateway(upstream: str, error: BaseException) -> web.Response:
 
 
 async def _proxy_ws(request: web.Request, session: aiohttp.ClientSession, target: URL) -> web.StreamResponse:
-    try:
-        up = await session.ws_connect(target, max_msg_size=0, autoping=True)
+    try:  # the Origin ComfyUI's own check expects, as for HTTP (the browser's was checked by `cross_site`)
+        up = await session.ws_connect(target, max_msg_size=0, autoping=True, origin=str(target.origin()))
     except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as e:
         return _bad_gateway(str(target.origin()), e)
     async with up:
@@ -174,13 +253,27 @@ async def _proxy_http(
         return response
 
 
-def make_app(upstream: str, token: str, timeouts: Timeouts = Timeouts()) -> web.Application:
-    """The proxy as an aiohttp app forwarding to `upstream` (e.g. http://127.0.0.1:8188)."""
+def make_app(
+    upstream: str, token: str, timeouts: Timeouts = Timeouts(), origins: Origins | None = None
+) -> web.Application:
+    """The proxy as an aiohttp app forwarding to `upstream` (e.g. http://127.0.0.1:8188); `origins`: the public
+    origins (the launcher adds the tunnel's once known)."""
     if len(token) < 16:
         raise ValueError("token too short: use at least 16 characters (the launcher makes 32)")
     upstream = upstream.rstrip("/")
 
     async def handle(request: web.Request) -> web.StreamResponse:
+        if request.method == "GET" and _same_secret(request.query.get("token", ""), token):
+            return _token_exchange(request, token)  # answered here, never forwarded
+        reason = cross_site(request, request.app[ORIGINS])
+        if reason is not None:
+            log.warning(
+                "FluxKit proxy: refused a cross-site %s %s (%s)", request.method, request.path[:200], reason
+            )
+            return web.Response(
+                status=403,
+                text=f"FluxKit proxy: cross-site request refused ({reason}); open ComfyUI itself\n",
+            )
         if not _authorised(request, token):
             # The challenge lets clients that answer one (urllib, browsers' login box) send Basic auth.
             return web.Response(
@@ -190,12 +283,6 @@ def make_app(upstream: str, token: str, timeouts: Timeouts = Timeouts()) -> web.
                 headers={"WWW-Authenticate": 'Basic realm="FluxKit", charset="UTF-8"'},
             )
         raw_target = strip_token(request.raw_path)
-        if "token" in request.query and request.method == "GET":
-            response = web.Response(status=302, headers={"Location": same_origin_location(raw_target)})
-            response.set_cookie(
-                COOKIE, token, httponly=True, samesite="Strict", secure=_client_is_https(request), path="/"
-            )
-            return response
         target = URL(upstream + raw_target, encoded=True)
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return await _proxy_ws(request, request.app[SESSIONS]["ws"], target)
@@ -216,16 +303,22 @@ def make_app(upstream: str, token: str, timeouts: Timeouts = Timeouts()) -> web.
             await session.close()
 
     app = web.Application(client_max_size=1 << 30)
+    app[ORIGINS] = origins if origins is not None else Origins()
     app.cleanup_ctx.append(open_sessions)
     app.router.add_route("*", "/{tail:.*}", handle)
     return app
 
 
 async def start(
-    upstream: str, token: str, port: int, host: str = "127.0.0.1", timeouts: Timeouts = Timeouts()
+    upstream: str,
+    token: str,
+    port: int,
+    host: str = "127.0.0.1",
+    timeouts: Timeouts = Timeouts(),
+    origins: Origins | None = None,
 ) -> web.AppRunner:
     """Serve the proxy on host:port; returns the runner (`await runner.cleanup()` stops it)."""
-    runner = web.AppRunner(make_app(upstream, token, timeouts))
+    runner = web.AppRunner(make_app(upstream, token, timeouts, origins))
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner

@@ -178,3 +178,34 @@ def test_run_through_the_token_proxy_with_basic_auth(
     assert queue["queue_running"] == [] and queue["queue_pending"] == []
     with urllib.request.urlopen(f"{comfy_server.url}/history", timeout=30) as r:
         assert len(json.load(r)) == queued  # nothing refused reached ComfyUI
+
+
+def test_cross_site_requests_with_valid_credentials_are_refused_and_queue_nothing(proxy_url, comfy_server):
+    """A browser that once answered the Basic challenge sends those credentials with other sites' requests too: a
+    form POST to /prompt and a /ws handshake from another page get 403 at the proxy (ComfyUI's queue and history
+    prove nothing arrived); the same request from the proxy's own origin reaches ComfyUI."""
+    auth = {"Authorization": "Basic " + base64.b64encode(f"fluxkit:{PROXY_TOKEN}".encode()).decode()}
+    bad_prompt = {"prompt": {"1": {"class_type": "NoSuchNode", "inputs": {}}}}
+    with urllib.request.urlopen(f"{comfy_server.url}/history", timeout=30) as r:
+        queued = len(json.load(r))
+
+    async def probe() -> list[int]:
+        statuses = []
+        async with aiohttp.ClientSession() as s:
+            for extra in ({"Origin": "https://evil.example"}, {"Origin": "null"}, {"Sec-Fetch-Site": "cross-site"},
+                          {"Origin": "https://other.trycloudflare.com", "Sec-Fetch-Site": "same-site"}):  # fmt: skip
+                r = await s.post(f"{proxy_url}/prompt", json=bad_prompt, headers={**auth, **extra})
+                statuses.append(r.status)
+                with pytest.raises(aiohttp.WSServerHandshakeError) as ws:
+                    await s.ws_connect(f"{proxy_url}/ws?clientId=x", headers={**auth, **extra})
+                statuses.append(ws.value.status)
+            own = await s.post(f"{proxy_url}/prompt", json=bad_prompt, headers={**auth, "Origin": proxy_url})
+            statuses.append(own.status)  # through: ComfyUI's own validation answers (400, an unknown node)
+        return statuses
+
+    assert asyncio.run(probe()) == [403] * 8 + [400]
+    with urllib.request.urlopen(f"{comfy_server.url}/queue", timeout=30) as r:
+        queue = json.load(r)
+    assert queue["queue_running"] == [] and queue["queue_pending"] == []
+    with urllib.request.urlopen(f"{comfy_server.url}/history", timeout=30) as r:
+        assert len(json.load(r)) == queued

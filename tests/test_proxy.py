@@ -123,9 +123,12 @@ def test_guards_http_and_websocket():
             assert r.status == 302 and r.headers["Location"] == "/hello?a=1"
             cookie = r.headers["Set-Cookie"]
             assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Secure" not in cookie
-            body = await (
-                await s.get(f"{base}/hello?a=1", headers={"Origin": "https://x.trycloudflare.com"})
-            ).json()
+            tunnel = {
+                "Host": "x.trycloudflare.com",
+                "X-Forwarded-Proto": "https",
+                "Origin": "https://x.trycloudflare.com",
+            }
+            body = await (await s.get(f"{base}/hello?a=1", headers=tunnel)).json()
             assert body["origin"] == upstream.url  # rewritten for ComfyUI's origin check
             assert body["query"] == {"a": "1"} and body["cookie"] is None  # the token never reaches upstream
             payload = os.urandom(300_000)
@@ -306,3 +309,94 @@ def test_comfyui_down_is_a_502_with_one_line():
 def test_short_token_refused():
     with pytest.raises(ValueError, match="too short"):
         proxy.make_app("http://127.0.0.1:1", "abc")
+
+
+def test_cross_site_requests_are_refused_before_anything_is_forwarded():
+    """Valid credentials do not make a request from another site welcome: Origin foreign or null, or Sec-Fetch-Site
+    cross-site / same-site, is 403 for HTTP and websockets, and reaches nothing; the tunnel's own origin (by Host
+    and X-Forwarded-Proto, or added by the launcher when cloudflared rewrites Host), loopback's and scripts without
+    an Origin pass."""
+    origins = proxy.Origins()
+    origins.add("https://mine.trycloudflare.com")
+
+    async def test(base, upstream):
+        creds = [BEARER, basic("fluxkit", TOKEN)]
+        async with aiohttp.ClientSession() as s:
+            for auth in creds:
+                for extra in ({"Origin": "https://evil.example"}, {"Origin": "null"}, {"Sec-Fetch-Site": "cross-site"},
+                              {"Sec-Fetch-Site": "same-site"}, {"Origin": "http://mine.trycloudflare.com"},
+                              {"Origin": base.replace("127.0.0.1", "localhost")}):  # fmt: skip
+                    r = await s.post(f"{base}/echo", data=b"x", headers={**auth, **extra})
+                    assert r.status == 403 and "cross-site" in await r.text(), extra
+                    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                        await s.ws_connect(f"{base}/ws", headers={**auth, **extra})
+                    assert refused.value.status == 403
+            assert upstream.seen == 0
+            fine = [{"Origin": base}, {"Origin": base + "/"}, {"Sec-Fetch-Site": "same-origin", "Origin": base},
+                    {"Sec-Fetch-Site": "none"}, {},
+                    {"Origin": "https://x.trycloudflare.com", "Host": "x.trycloudflare.com", "X-Forwarded-Proto": "https"},
+                    {"Origin": "https://mine.trycloudflare.com"}, {"Origin": "https://MINE.trycloudflare.com:443"}]  # fmt: skip
+            for extra in fine:
+                assert (await s.post(f"{base}/echo", data=b"x", headers={**BEARER, **extra})).status == 200, (
+                    extra
+                )
+            async with s.ws_connect(
+                f"{base}/ws?clientId=o", headers={**BEARER, "Origin": "https://mine.trycloudflare.com"}
+            ) as w:
+                assert await w.receive_str() == "hello o"
+            assert upstream.seen == len(fine) + 1
+
+    async def run():
+        up_port, px_port = free_port(), free_port()
+        upstream = Upstream()
+        up = await serve(upstream.app(), up_port)
+        px = await proxy.start(f"http://127.0.0.1:{up_port}", TOKEN, px_port, origins=origins)
+        try:
+            await asyncio.wait_for(test(f"http://127.0.0.1:{px_port}", upstream), timeout=60)
+        finally:
+            await px.cleanup()
+            await up.cleanup()
+
+    asyncio.run(run())
+
+
+def test_a_token_link_clicked_on_another_site_still_opens_comfyui():
+    """The notebook's printed link is a navigation from another site: the token proves it, the proxy answers it
+    itself (cookie + a page that moves on from this origin, so the Strict cookie goes with the next request)."""
+
+    async def test(base, upstream):
+        async with aiohttp.ClientSession() as s:
+            r = await s.get(
+                f"{base}/?token={TOKEN}&x=1", headers={"Sec-Fetch-Site": "cross-site"}, allow_redirects=False
+            )
+            page = await r.text()
+            assert r.status == 200 and 'http-equiv="refresh" content="0;url=/?x=1"' in page
+            assert "SameSite=Strict" in r.headers["Set-Cookie"] and TOKEN not in page
+            r = await s.get(f"{base}/?token=wrong", headers={"Sec-Fetch-Site": "cross-site"})
+            assert r.status == 403
+            assert upstream.seen == 0
+
+    run_with_proxy(test)
+
+
+def raw_request(port: int, header: bytes) -> int:
+    """The status of a GET /hello whose extra header line is `header` (raw bytes, which aiohttp's client would not
+    send), read off the wire."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(
+            b"GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\n" + header + b"\r\nConnection: close\r\n\r\n"
+        )
+        return int(sock.recv(64).split()[1])
+
+
+def test_credentials_that_are_not_utf8_are_401_not_500():
+    async def test(base, upstream):
+        port = URL(base).port
+        for header in (b"Cookie: fluxkit_token=\xff\xfe", b"Authorization: Bearer \xff\xfeabc",
+                       b"Authorization: Basic \xff\xfe==", b"Authorization: Basic " + base64.b64encode(b"u:\xff")):  # fmt: skip
+            assert await asyncio.to_thread(raw_request, port, header) == 401, header
+        assert upstream.seen == 0
+
+    run_with_proxy(test)
