@@ -16,7 +16,7 @@ import socket
 import tempfile
 from pathlib import Path
 
-from fluxkit_comfy.http import AtomicFile, ServerUnavailable, public_url
+from fluxkit_comfy.http import AtomicFile, ServerUnavailable, public_url, with_credentials
 
 from .jobs import Job, RunSettings, execute
 from .workers import queue_load
@@ -122,7 +122,12 @@ def ray_workers(
         ray.init(address=address, runtime_env=runtime_env(), log_to_driver=False)
     actor = ray.remote(ComfyActor)
     attach = actor.options(num_cpus=0, max_restarts=2, max_task_retries=1)
-    handles = [(attach.remote(url, None, [], True, settings), public_url(url)) for url in urls]
+    # the URL with its credentials goes through the object store: an actor's arguments show in Ray's dashboard and
+    # logs, an ObjectRef's value does not (Ray resolves it before the actor's __init__)
+    handles = [
+        (attach.remote(ray.put(with_credentials(url)), None, [], True, settings), public_url(url))
+        for url in urls
+    ]
     if comfyui is not None:
         if workers is None:
             workers = int(ray.cluster_resources().get("GPU", 0) // max(gpus, 1e-9)) if gpus else 0

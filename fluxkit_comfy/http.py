@@ -18,7 +18,7 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import aiohttp
 
@@ -53,16 +53,64 @@ def public_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+TOKEN_ENV, TOKEN_SERVER_ENV = "FLUXKIT_TOKEN", "FLUXKIT_TOKEN_SERVER"
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+class CredentialError(ValueError):
+    """Credentials that cannot be used as given (a user without a password); the message never repeats them."""
+
+
+def origin(url: str) -> str:
+    """`scheme://host:port` of `url` in lower case, credentials left out (default ports spelled out)."""
+    parts = urlsplit(url.strip())
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower(), 0)
+    return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{port}"
+
+
+def env_token_for(url: str) -> str | None:
+    """`$FLUXKIT_TOKEN` where it belongs to the server at `url`: the servers `$FLUXKIT_TOKEN_SERVER` names
+    (comma-separated URLs; what the launcher prints), or, when that is unset, an https server or one on this
+    machine. Never a plain-http server elsewhere, where anyone on the way could read it."""
+    token = os.environ.get(TOKEN_ENV)
+    if not token:
+        return None
+    bound = [u for u in os.environ.get(TOKEN_SERVER_ENV, "").split(",") if u.strip()]
+    if bound:
+        return token if origin(url) in {origin(u) for u in bound} else None
+    parts = urlsplit(url)
+    return token if parts.scheme.lower() == "https" or (parts.hostname or "") in LOOPBACK else None
+
+
 def auth_headers(url: str = "") -> dict[str, str]:
     """How to authenticate to the ComfyUI at `url`: HTTP Basic from its `user:password@` (a ComfyUI behind FluxKit's
     proxy, `https://fluxkit:TOKEN@….trycloudflare.com`, or behind nginx), else `Authorization: Bearer
-    $FLUXKIT_TOKEN` when that is set, else nothing."""
+    $FLUXKIT_TOKEN` where that token belongs to this server (`env_token_for`), else nothing."""
     parts = urlsplit(url)
-    if parts.username is not None or parts.password is not None:
-        pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+    if parts.username is not None and parts.password is None:
+        raise CredentialError(
+            f"{public_url(url)}: the URL has a user name but no password. FluxKit's proxy takes the token as the "
+            "password (https://fluxkit:TOKEN@host), or set FLUXKIT_TOKEN (and FLUXKIT_TOKEN_SERVER) instead"
+        )
+    if parts.username is not None:
+        pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
         return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
-    token = os.environ.get("FLUXKIT_TOKEN")
+    token = env_token_for(url)
     return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def with_credentials(url: str) -> str:
+    """`url` carrying the credentials `auth_headers` would send, as `user:password@` (the env token as Basic auth's
+    password, which FluxKit's proxy takes): one string for a process that does not share this one's environment
+    (a Ray actor, given it through the object store, never as a visible argument)."""
+    if urlsplit(url).username is not None:
+        auth_headers(url)  # a user without a password is an error here too
+        return url
+    token = env_token_for(url)
+    if not token:
+        return url
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=f"fluxkit:{quote(token, safe='')}@{parts.netloc}"))
 
 
 def open_session(url: str = "") -> aiohttp.ClientSession:

@@ -12,9 +12,13 @@ WORKFLOW is a name in `workflows/api/` or a path to an API-format JSON. `--set N
 `NODE.INPUT=VALUE` with NODE a node id, title or type (case-insensitive), or one of the short names: prompt (the node
 titled "Prompt"), seed, steps, image, mask. VALUE is JSON when it parses as JSON, else a string.
 `--mask` is a greyscale picture, white = repaint; it is uploaded through /upload/mask as the image's alpha, exactly
-as ComfyUI's mask editor does. With `$FLUXKIT_TOKEN` set, requests carry it as a bearer token (a ComfyUI behind
-`fluxkit_tools.launch`'s proxy). Outputs are written under safe names, subfolders kept. A rejected prompt exits 1
-with ComfyUI's own validation text.
+as ComfyUI's mask editor does. Outputs are written under safe names, subfolders kept. A rejected prompt exits 1 with
+ComfyUI's own validation text.
+
+A guarded ComfyUI (`fluxkit_tools.launch`'s proxy): `$FLUXKIT_TOKEN` is sent as a bearer token to the server
+`$FLUXKIT_TOKEN_SERVER` names (what the launcher prints), or without that to an https or loopback server only, never
+over plain http to another host. Credentials in a URL (`https://fluxkit:TOKEN@host`) work too, but a command line
+is visible to every user of the machine (`ps`): put such URLs in a file, one per line, and give `--server-file`.
 
 Batch: `--inputs` is a folder of images (a mask for `photo.png` is `masks/photo.png` beside them, optional) or a
 CSV whose columns are short names or NODE.INPUT (an `image` and optional `mask` column hold paths). Each item's
@@ -32,6 +36,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fluxkit_batch.items import BatchInputError, Item, batch_items, parse_value
 from fluxkit_batch.jobs import RunSettings, execute, make_job
@@ -40,6 +45,7 @@ from fluxkit_batch.prompt import OverrideError, apply_override, load_workflow
 from fluxkit_batch.run import run_batch
 from fluxkit_batch.workers import HttpWorker
 from fluxkit_comfy.client import PromptFailed, PromptRejected, ProtocolError, ServerUnavailable, progress_bar
+from fluxkit_comfy.http import TOKEN_SERVER_ENV, CredentialError, auth_headers, env_token_for, public_url
 
 from . import cli
 
@@ -58,6 +64,7 @@ USER_ERRORS = (
     OverrideError,
     BatchInputError,
     ManifestError,
+    CredentialError,
     ValueError,
 )
 
@@ -86,9 +93,36 @@ async def run_one(url: str, api: dict, overrides: dict, image, mask, out_dir: Pa
     return files
 
 
+def server_urls(args: argparse.Namespace) -> list[str]:
+    """`--server` URLs, then those of `--server-file` (one a line; blank lines and `#` comments skipped); the
+    default server when neither is given. A password on the command line gets a warning; an env token that could
+    belong to several of them is an error (which one was it issued for?)."""
+    given = args.server if isinstance(args.server, list) else [args.server] if args.server else []
+    if any(urlsplit(u).password for u in given):
+        print(
+            "warning: credentials in --server are visible to every user of this machine (ps); "
+            "use --server-file or FLUXKIT_TOKEN + FLUXKIT_TOKEN_SERVER",
+            file=sys.stderr,
+        )
+    if args.server_file:
+        lines = Path(args.server_file).read_text().splitlines()
+        given += [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+    urls = list(dict.fromkeys(u.rstrip("/") for u in (given or [DEFAULT_SERVER])))
+    for u in urls:
+        auth_headers(u)  # a user without a password: said now, before anything runs
+    takers = [u for u in urls if urlsplit(u).username is None and env_token_for(u)]
+    if len(takers) > 1 and not os.environ.get(TOKEN_SERVER_ENV):
+        raise CredentialError(
+            f"FLUXKIT_TOKEN is set and {len(takers)} servers could take it ({', '.join(public_url(u) for u in takers)}): "
+            "set FLUXKIT_TOKEN_SERVER to the one it was issued for (the launcher prints it), or give each server "
+            "its credentials in --server-file"
+        )
+    return urls
+
+
 def _workers(args: argparse.Namespace, settings: RunSettings) -> tuple[list, Callable[[], None]]:
     """The batch's workers and what stops them afterwards."""
-    urls = list(dict.fromkeys(u.rstrip("/") for u in (args.server or [DEFAULT_SERVER])))
+    urls = server_urls(args)
     if args.ray is None:
         return [HttpWorker(u, settings) for u in urls], lambda: None
     from fluxkit_batch.ray_workers import ray_workers, stop_ray_workers
@@ -124,8 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--retries", type=int, default=3, help="more tries of a request on 502/503/504 or a reset"
         )
+        p.add_argument("--server-file", type=Path, metavar="FILE",
+                       help="ComfyUI URLs, one a line, credentials allowed (kept out of `ps`)")  # fmt: skip
         if name == "run":
-            p.add_argument("--server", default=DEFAULT_SERVER, help="ComfyUI URL ($COMFYUI_URL)")
+            p.add_argument("--server", help="ComfyUI URL (default $COMFYUI_URL or http://127.0.0.1:8188)")
             p.add_argument("--image", type=Path)
             p.add_argument("--mask", type=Path, help="greyscale, white = repaint")
             continue
@@ -152,7 +188,10 @@ def main(argv: list[str] | None = None) -> int:
         api = load_workflow(args.workflow)
         overrides = parse_overrides(args)
         if args.command == "run":
-            asyncio.run(run_one(args.server, api, overrides, args.image, args.mask, args.out, settings))
+            urls = server_urls(args)
+            if len(urls) != 1:
+                raise CredentialError(f"run takes one server; --server/--server-file gave {len(urls)}")
+            asyncio.run(run_one(urls[0], api, overrides, args.image, args.mask, args.out, settings))
             return 0
         workers, stop = _workers(args, settings)
         try:

@@ -175,6 +175,7 @@ def test_credentials_in_a_server_url_become_a_basic_header_and_leave_the_url(mon
     from fluxkit_comfy.http import auth_headers, public_url
 
     monkeypatch.delenv("FLUXKIT_TOKEN", raising=False)
+    monkeypatch.delenv("FLUXKIT_TOKEN_SERVER", raising=False)
     url = "https://fluxkit:t%40ken:x@abc.trycloudflare.com:8443/base"
     assert public_url(url) == "https://abc.trycloudflare.com:8443/base"
     header = auth_headers(url)["Authorization"]
@@ -184,3 +185,54 @@ def test_credentials_in_a_server_url_become_a_basic_header_and_leave_the_url(mon
     monkeypatch.setenv("FLUXKIT_TOKEN", "tok")
     assert auth_headers("http://127.0.0.1:8188") == {"Authorization": "Bearer tok"}
     assert auth_headers(url)["Authorization"] == header  # the URL's own credentials win
+    assert (
+        auth_headers("http://u:@127.0.0.1:8188")["Authorization"]
+        == "Basic " + base64.b64encode(b"u:").decode()
+    )
+
+
+def test_the_env_token_goes_only_to_the_server_it_belongs_to(monkeypatch):
+    """Unbound, only https and this machine get it (never plain http elsewhere); bound by FLUXKIT_TOKEN_SERVER, only
+    that server; a user-only URL is explained without repeating it; several candidates are an error."""
+    import argparse
+
+    from fluxkit_comfy.http import CredentialError, auth_headers, with_credentials
+    from fluxkit_tools.client import server_urls
+
+    monkeypatch.setenv("FLUXKIT_TOKEN", "tok-123")
+    monkeypatch.delenv("FLUXKIT_TOKEN_SERVER", raising=False)
+    assert auth_headers("http://10.0.0.5:8188") == {} and auth_headers("http://gpu.example:8188") == {}
+    assert (
+        auth_headers("https://gpu.example")
+        == auth_headers("http://localhost:8188")
+        == {"Authorization": "Bearer tok-123"}
+    )
+    monkeypatch.setenv("FLUXKIT_TOKEN_SERVER", "https://abc.trycloudflare.com")
+    assert auth_headers("https://abc.trycloudflare.com:443/x") == {"Authorization": "Bearer tok-123"}
+    assert auth_headers("https://other.trycloudflare.com") == auth_headers("http://127.0.0.1:8188") == {}
+    assert (
+        with_credentials("https://abc.trycloudflare.com") == "https://fluxkit:tok-123@abc.trycloudflare.com"
+    )
+    assert with_credentials("https://other.trycloudflare.com") == "https://other.trycloudflare.com"
+    with pytest.raises(CredentialError) as said:
+        auth_headers("https://SECRET-TOKEN@abc.trycloudflare.com")
+    assert "no password" in str(said.value) and "SECRET" not in str(said.value)
+    monkeypatch.delenv("FLUXKIT_TOKEN_SERVER")
+    args = argparse.Namespace(server=["https://a.example", "https://b.example"], server_file=None)
+    with pytest.raises(CredentialError, match="2 servers could take it"):
+        server_urls(args)
+
+
+def test_server_file_keeps_credentials_off_the_command_line(tmp_path, monkeypatch, capsys):
+    import argparse
+
+    from fluxkit_tools.client import server_urls
+
+    monkeypatch.delenv("FLUXKIT_TOKEN", raising=False)
+    f = tmp_path / "servers.txt"
+    f.write_text("# notebook\nhttps://fluxkit:s3cret@a.trycloudflare.com\n\nhttp://127.0.0.1:8188/\n")
+    urls = server_urls(argparse.Namespace(server=None, server_file=f))
+    assert urls == ["https://fluxkit:s3cret@a.trycloudflare.com", "http://127.0.0.1:8188"]
+    assert capsys.readouterr().err == ""
+    server_urls(argparse.Namespace(server=["https://u:pw@h.example"], server_file=None))
+    assert "visible to every user" in capsys.readouterr().err
