@@ -3,25 +3,32 @@
 # each its own cached virtualenv with that ComfyUI's requirements plus FluxKit's.
 #
 #   fluxkit_find_comfyuis          prints one ComfyUI checkout per line, newest version first
+#   fluxkit_tested_comfyuis        prints a checkout of each tested release (FLUXKIT_TESTED_COMFYUI), fetching missing ones
 #   fluxkit_comfyui_version DIR    prints DIR's version (comfyui_version.py), or "unknown"
 #   fluxkit_venv DIR|""            creates/updates the venv for that ComfyUI (or a plain one), prints its path
-#   fluxkit_fetch_comfyui          clones the pinned ComfyUI (a bare machine), prints its path
+#   fluxkit_fetch_comfyui [VER]    clones a pinned ComfyUI (a bare machine; default the newest tested), prints its path
 #   fluxkit_gguf_pack              prints a city96/ComfyUI-GGUF checkout, cloning the pinned one if none is found
 #
-# Where ComfyUI is looked for: $COMFYUI_PATHS (colon-separated) if set, else $COMFYUI_PATH, ~/ComfyUI,
-# ~/ComfyUI-* (e.g. ~/ComfyUI-0.28) and the pinned checkouts fetched earlier (~/.cache/fluxkit/comfyui/<tag>).
-# Finding none, the scripts clone the pinned release ($FLUXKIT_COMFYUI_URL at $FLUXKIT_COMFYUI_TAG; point the URL
-# at a local mirror to test the bare-machine path offline). Venvs live in $FLUXKIT_VENV_ROOT (default ~/.cache/fluxkit/venvs), one per
-# ComfyUI version ("comfyui-0.28.2") and "plain" when none is found.
+# Where ComfyUI is looked for: $COMFYUI_PATHS (colon-separated) if set, else $COMFYUI_PATH, each used exactly as
+# given; else ~/ComfyUI, ~/ComfyUI-* (e.g. ~/ComfyUI-0.33) and the pinned checkouts fetched earlier
+# (~/.cache/fluxkit/comfyui/<tag>; never an interrupted clone's .partial-* folder). Finding none, the scripts clone
+# a pinned release ($FLUXKIT_COMFYUI_URL; point it at a local mirror to test the bare-machine path offline). Venvs
+# live in $FLUXKIT_VENV_ROOT (default ~/.cache/fluxkit/venvs), one per ComfyUI version ("comfyui-0.33.0") and
+# "plain" when none is found.
 
 FLUXKIT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 FLUXKIT_VENV_ROOT="${FLUXKIT_VENV_ROOT:-$HOME/.cache/fluxkit/venvs}"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# What a bare machine fetches (pinned: the newest ComfyUI FluxKit is tested on, and the GGUF pack's tested commit,
-# which has no release tags). Each is cloned once into ~/.cache/fluxkit and found there afterwards.
+# The ComfyUI releases FluxKit is tested on, newest first, one "version tag commit" a line: CI runs the whole suite
+# on the first and the integration tests on the others; a bare machine fetches the first (CI: each one missing).
+# Pinned by commit: a tag can be moved, so every clone, and every reuse of one cached earlier, is checked against the
+# commit. Upstream's release commits: v0.33.0 = "ComfyUI v0.33.0" (13 Aug 2026), v0.3.64 = "ComfyUI version 0.3.64".
+FLUXKIT_TESTED_COMFYUI="0.33.0 v0.33.0 2f35f4a08176d993cded35dac3332be4f7287f41
+0.3.64 v0.3.64 637221995f7424a561bd825de3e61ea117dfe1e3"
 FLUXKIT_COMFYUI_URL="${FLUXKIT_COMFYUI_URL:-https://github.com/Comfy-Org/ComfyUI.git}"
-FLUXKIT_COMFYUI_TAG="${FLUXKIT_COMFYUI_TAG:-v0.28.2}"
+# Another release: set FLUXKIT_COMFYUI_TAG and FLUXKIT_COMFYUI_COMMIT (`git ls-remote URL TAG` shows it) together.
+# city96/ComfyUI-GGUF has no release tags: its tested commit.
 FLUXKIT_GGUF_URL="${FLUXKIT_GGUF_URL:-https://github.com/city96/ComfyUI-GGUF.git}"
 FLUXKIT_GGUF_REF="${FLUXKIT_GGUF_REF:-795e45156ece99afbc3efef911e63fcb46e6a20d}"
 FLUXKIT_FETCH_ROOT="${FLUXKIT_FETCH_ROOT:-$HOME/.cache/fluxkit}"
@@ -38,17 +45,51 @@ fluxkit_find_comfyuis() {
   local candidates=() c seen=""
   if [ -n "${COMFYUI_PATHS:-}" ]; then
     IFS=: read -r -a candidates <<< "$COMFYUI_PATHS"
+  elif [ -n "${COMFYUI_PATH:-}" ]; then
+    candidates=("$COMFYUI_PATH")  # as given: a newer checkout elsewhere never overrides it
   else
-    [ -n "${COMFYUI_PATH:-}" ] && candidates+=("$COMFYUI_PATH")
     candidates+=("$HOME/ComfyUI" "$HOME"/ComfyUI-* "$FLUXKIT_FETCH_ROOT"/comfyui/*)
   fi
   for c in "${candidates[@]}"; do
+    case "$c" in *.partial-*) continue ;; esac  # an interrupted clone
     [ -n "$c" ] && fluxkit_is_comfyui "$c" || continue
     c="$(cd "$c" && pwd)"
     case " $seen " in *" $c "*) continue ;; esac
     seen="$seen $c"
     echo "$(fluxkit_comfyui_version "$c") $c"
   done | sort -r -V | cut -d' ' -f2-
+}
+
+# The checkouts to test against, newest first. In CI (CI=true, no COMFYUI_PATH/COMFYUI_PATHS given) the tested
+# releases (fluxkit_tested_comfyuis), other checkouts on the machine left alone; elsewhere every checkout found, and
+# on a machine with none the newest pinned release, fetched.
+fluxkit_comfyuis_to_test() {
+  local fetched
+  if [ "${CI:-}" = true ] && [ -z "${COMFYUI_PATHS:-}${COMFYUI_PATH:-}" ]; then
+    fluxkit_tested_comfyuis
+  elif [ -n "$(fluxkit_find_comfyuis)" ]; then
+    fluxkit_find_comfyuis
+  elif fetched=$(fluxkit_fetch_comfyui); then
+    echo "$fetched"
+  fi
+  return 0
+}
+
+# A checkout of each tested release, newest first: the one found with that version, else the pinned one fetched.
+fluxkit_tested_comfyuis() {
+  local found version tag commit dir
+  found=$(fluxkit_find_comfyuis)
+  while read -r version tag commit; do
+    dir=""
+    while read -r c; do
+      [ -n "$c" ] && [ "$(fluxkit_comfyui_version "$c")" = "$version" ] && { dir=$c; break; }
+    done <<< "$found"
+    if [ -z "$dir" ] && [ -z "${COMFYUI_PATHS:-}${COMFYUI_PATH:-}" ]; then
+      dir=$(fluxkit_fetch_comfyui "$version") || dir=""
+    fi
+    [ -n "$dir" ] && echo "$dir"
+  done <<< "$FLUXKIT_TESTED_COMFYUI"
+  return 0
 }
 
 # ComfyUI's requirements as this machine can install them: 0.3.x does not import torchaudio at start-up (left out,
@@ -103,17 +144,34 @@ fluxkit_venv() {
 }
 
 
-# git clone URL at REF (a tag or branch, else a commit) into DEST, through a temporary folder renamed at the end, so
-# an interrupted clone never counts as a checkout. Prints nothing; returns git's failure.
-_fluxkit_git_fetch() {  # url ref dest
-  local url=$1 ref=$2 dest=$3 tmp
+# A ref that git can only read as a ref: not an option (leading -), no "..", only the characters tags use.
+_fluxkit_valid_ref() { [[ "$1" =~ ^[A-Za-z0-9_][A-Za-z0-9._/+-]*$ ]] && [[ "$1" != *..* ]]; }
+_fluxkit_valid_commit() { [[ "$1" =~ ^[0-9a-f]{40}$ ]]; }
+
+# Whether DIR is a git checkout of COMMIT (what a reused cache must still be).
+_fluxkit_at_commit() { [ "$(git -C "$1" rev-parse -q --verify HEAD 2>/dev/null)" = "$2" ]; }
+
+# git clone URL at REF (a tag or branch, else a commit) into DEST through a temporary folder renamed only once the
+# checkout is COMMIT, so an interrupted or wrong clone never counts as a checkout. Prints nothing; returns non-zero
+# (reason in DEST.partial-PID.log) on failure.
+_fluxkit_git_fetch() {  # url ref commit dest
+  local url=$1 ref=$2 commit=$3 dest=$4 tmp got
   tmp="$dest.partial-$$"
   rm -rf "$tmp" && mkdir -p "$(dirname "$dest")" || return 1
-  if ! timeout 900 git clone -q --depth 1 --branch "$ref" "$url" "$tmp" 2>"$tmp.log"; then
+  for stale in "$dest".partial-*; do  # interrupted earlier: its process is gone
+    [ -d "$stale" ] && ! kill -0 "${stale##*.partial-}" 2>/dev/null && rm -rf "$stale"
+  done
+  if ! timeout 900 git clone -q --depth 1 --branch "$ref" -- "$url" "$tmp" 2>"$tmp.log"; then
     # not a tag or branch: fetch the commit itself (GitHub and local repositories serve a commit by its id)
     rm -rf "$tmp"
-    { git init -q "$tmp" && timeout 900 git -C "$tmp" fetch -q --depth 1 "$url" "$ref" \
+    { git init -q "$tmp" && timeout 900 git -C "$tmp" fetch -q --depth 1 -- "$url" "$commit" \
       && git -C "$tmp" checkout -q FETCH_HEAD; } 2>>"$tmp.log" || { rm -rf "$tmp"; return 1; }
+  fi
+  got=$(git -C "$tmp" rev-parse -q --verify HEAD)
+  if [ "$got" != "$commit" ]; then
+    echo "$url at $ref is commit $got, not the pinned $commit (a moved tag?): refused" >>"$tmp.log"
+    rm -rf "$tmp"
+    return 1
   fi
   rm -f "$tmp.log"
   mv "$tmp" "$dest"
@@ -125,38 +183,67 @@ _fluxkit_fetch_failed() {  # what url ref dest how-to-point
   echo "  $5" >&2
 }
 
-# The pinned ComfyUI for a machine without one: ~/.cache/fluxkit/comfyui/<tag>, cloned on first use.
+# A pinned ComfyUI for a machine without one: ~/.cache/fluxkit/comfyui/<tag>, cloned on first use and checked
+# against its commit then and on every reuse. VERSION: a line of FLUXKIT_TESTED_COMFYUI (default the newest), or
+# $FLUXKIT_COMFYUI_TAG with $FLUXKIT_COMFYUI_COMMIT.
 fluxkit_fetch_comfyui() {
-  local dest="$FLUXKIT_FETCH_ROOT/comfyui/$FLUXKIT_COMFYUI_TAG"
-  if ! fluxkit_is_comfyui "$dest"; then
-    echo "FluxKit: no ComfyUI found; cloning $FLUXKIT_COMFYUI_URL ($FLUXKIT_COMFYUI_TAG) into $dest" >&2
-    rm -rf "$dest"
-    _fluxkit_git_fetch "$FLUXKIT_COMFYUI_URL" "$FLUXKIT_COMFYUI_TAG" "$dest" || {
-      _fluxkit_fetch_failed ComfyUI "$FLUXKIT_COMFYUI_URL" "$FLUXKIT_COMFYUI_TAG" "$dest" \
-        "Use an existing checkout instead: COMFYUI_PATH=/path/to/ComfyUI (or COMFYUI_PATHS=/a:/b, or one at ~/ComfyUI); or set FLUXKIT_COMFYUI_URL to a reachable mirror."
-      return 1
-    }
-    fluxkit_is_comfyui "$dest" || { echo "FluxKit: $FLUXKIT_COMFYUI_URL at $FLUXKIT_COMFYUI_TAG is not a ComfyUI checkout (no comfy/model_management.py)" >&2; return 1; }
+  local version=${1:-} tag commit dest
+  local how="Use an existing checkout instead: COMFYUI_PATH=/path/to/ComfyUI (or COMFYUI_PATHS=/a:/b, or one at ~/ComfyUI); or set FLUXKIT_COMFYUI_URL to a reachable mirror."
+  if [ -n "${COMFYUI_PATHS:-}${COMFYUI_PATH:-}" ]; then
+    echo "FluxKit: ${COMFYUI_PATHS:-$COMFYUI_PATH} (COMFYUI_PATH/COMFYUI_PATHS) holds no ComfyUI checkout (no comfy/model_management.py); not fetching another in its place" >&2
+    return 1
   fi
+  if [ -n "${FLUXKIT_COMFYUI_TAG:-}" ] && [ -z "$version" ]; then
+    tag=$FLUXKIT_COMFYUI_TAG commit=${FLUXKIT_COMFYUI_COMMIT:-}
+    [ -n "$commit" ] || { echo "FluxKit: FLUXKIT_COMFYUI_TAG=$tag needs FLUXKIT_COMFYUI_COMMIT too (the commit you expect it at: git ls-remote $FLUXKIT_COMFYUI_URL $tag)" >&2; return 1; }
+  else
+    read -r _ tag commit < <(awk -v v="$version" 'v == "" || $1 == v' <<< "$FLUXKIT_TESTED_COMFYUI" | head -n 1)
+  fi
+  _fluxkit_valid_ref "$tag" || { echo "FluxKit: refusing ComfyUI tag '$tag' (a tag name: letters, digits, . _ / + -, no leading -, no ..)" >&2; return 1; }
+  _fluxkit_valid_commit "$commit" || { echo "FluxKit: refusing ComfyUI commit '$commit' (40 hex digits)" >&2; return 1; }
+  dest="$FLUXKIT_FETCH_ROOT/comfyui/$tag"
+  if fluxkit_is_comfyui "$dest" && _fluxkit_at_commit "$dest" "$commit"; then
+    echo "$dest"
+    return 0
+  fi
+  if [ -e "$dest" ]; then
+    echo "FluxKit: $dest is not the pinned $tag ($commit); fetching it again" >&2
+  else
+    echo "FluxKit: no ComfyUI found; cloning $FLUXKIT_COMFYUI_URL ($tag) into $dest" >&2
+  fi
+  rm -rf "$dest"
+  _fluxkit_git_fetch "$FLUXKIT_COMFYUI_URL" "$tag" "$commit" "$dest" || {
+    _fluxkit_fetch_failed ComfyUI "$FLUXKIT_COMFYUI_URL" "$tag" "$dest" "$how"
+    return 1
+  }
+  fluxkit_is_comfyui "$dest" || { echo "FluxKit: $FLUXKIT_COMFYUI_URL at $tag is not a ComfyUI checkout (no comfy/model_management.py)" >&2; return 1; }
   echo "$dest"
 }
 
-# city96/ComfyUI-GGUF for the GGUF tests: $COMFYUI_GGUF_PATH, ~/ComfyUI-GGUF, else the pinned commit cloned into
-# ~/.cache/fluxkit/ComfyUI-GGUF/<commit>.
+# city96/ComfyUI-GGUF for the GGUF tests: $COMFYUI_GGUF_PATH (as given), ~/ComfyUI-GGUF, else the pinned commit
+# cloned into ~/.cache/fluxkit/ComfyUI-GGUF/<commit> (checked on reuse too).
 fluxkit_gguf_pack() {
-  local c dest="$FLUXKIT_FETCH_ROOT/ComfyUI-GGUF/$FLUXKIT_GGUF_REF"
-  for c in "${COMFYUI_GGUF_PATH:-}" "$HOME/ComfyUI-GGUF" "$dest"; do
-    if [ -n "$c" ] && [ -f "$c/nodes.py" ] && [ -f "$c/ops.py" ]; then echo "$c"; return 0; fi
-  done
+  local c dest
+  if [ -n "${COMFYUI_GGUF_PATH:-}" ]; then
+    [ -f "$COMFYUI_GGUF_PATH/nodes.py" ] && [ -f "$COMFYUI_GGUF_PATH/ops.py" ] && { echo "$COMFYUI_GGUF_PATH"; return 0; }
+    echo "FluxKit: COMFYUI_GGUF_PATH=$COMFYUI_GGUF_PATH is not a ComfyUI-GGUF checkout (no nodes.py, ops.py)" >&2
+    return 1
+  fi
+  _fluxkit_valid_commit "$FLUXKIT_GGUF_REF" || { echo "FluxKit: refusing FLUXKIT_GGUF_REF '$FLUXKIT_GGUF_REF' (a commit: 40 hex digits)" >&2; return 1; }
+  dest="$FLUXKIT_FETCH_ROOT/ComfyUI-GGUF/$FLUXKIT_GGUF_REF"
+  c="$HOME/ComfyUI-GGUF"
+  if [ -f "$c/nodes.py" ] && [ -f "$c/ops.py" ]; then echo "$c"; return 0; fi
+  if [ -f "$dest/nodes.py" ] && _fluxkit_at_commit "$dest" "$FLUXKIT_GGUF_REF"; then echo "$dest"; return 0; fi
   echo "FluxKit: no city96/ComfyUI-GGUF found; cloning $FLUXKIT_GGUF_URL ($FLUXKIT_GGUF_REF) into $dest" >&2
   rm -rf "$dest"
-  _fluxkit_git_fetch "$FLUXKIT_GGUF_URL" "$FLUXKIT_GGUF_REF" "$dest" || {
+  _fluxkit_git_fetch "$FLUXKIT_GGUF_URL" "$FLUXKIT_GGUF_REF" "$FLUXKIT_GGUF_REF" "$dest" || {
     _fluxkit_fetch_failed city96/ComfyUI-GGUF "$FLUXKIT_GGUF_URL" "$FLUXKIT_GGUF_REF" "$dest" \
       "Use an existing checkout instead: COMFYUI_GGUF_PATH=/path/to/ComfyUI-GGUF (or one at ~/ComfyUI-GGUF); without it the GGUF tests skip (fail in CI)."
     return 1
   }
   echo "$dest"
 }
+
 
 # The registry's and maintainers' tools, in a scratch virtualenv of their own (never in FluxKit's requirements):
 # comfy-cli (`comfy node validate` / `comfy node pack`), comfy-import-guard, and ruff (validate's security scan).

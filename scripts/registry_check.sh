@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What the Comfy Registry and ComfyUI-Manager's compatibility boards check, offline (run by .ci/run):
 #   1. `comfy node validate` (comfy-cli): must pass with no warning (a warning means a field is dropped on publish);
-#   2. comfy-import-guard `check` of FluxKit against every ComfyUI found (scripts/env.sh), each committed to a
+#   2. comfy-import-guard `check` of FluxKit against every ComfyUI tested (scripts/env.sh), each committed to a
 #      local git repository under its release tag (the tool reads `git show <tag>:<path>`), so the check needs no
 #      network: on the newest, FluxKit must read SAFE (--strict); on older ones nothing may "will break".
 # The tools live in their own virtualenv (fluxkit_registry_tools). Exit status 1 on any finding.
@@ -22,7 +22,7 @@ if [ "$rc" -ne 0 ] || grep -qiE "warning|error" <<<"$out"; then
   echo "registry check: comfy node validate reported a problem (exit $rc)"; status=1
 fi
 
-mapfile -t COMFYS < <(fluxkit_find_comfyuis)
+mapfile -t COMFYS < <(fluxkit_comfyuis_to_test)  # CI: the tested releases
 if [ "${#COMFYS[@]}" -eq 0 ]; then
   echo "registry check: no ComfyUI checkout found for comfy-import-guard (set COMFYUI_PATHS)"; exit 1
 fi

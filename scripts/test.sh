@@ -2,8 +2,9 @@
 # The test command (README), on a fresh machine too: for every ComfyUI found (see scripts/env.sh: $COMFYUI_PATHS,
 # $COMFYUI_PATH, ~/ComfyUI, ~/ComfyUI-*) a virtualenv with that ComfyUI's requirements and a pytest run against it.
 # The newest version runs the whole suite; each older one runs the integration tests and the tests that depend on
-# the transformers line (`-m "comfyui or transformers"`), which are what differs between versions. Finding no
-# ComfyUI, it clones the pinned release (scripts/env.sh: fluxkit_fetch_comfyui); and city96/ComfyUI-GGUF for the
+# the transformers line (`-m "comfyui or transformers"`), which are what differs between versions. In CI (CI=true)
+# the versions are the tested releases (scripts/env.sh: FLUXKIT_TESTED_COMFYUI, 0.33.0 and 0.3.64), each found or
+# fetched at its pinned commit. Finding no ComfyUI, it clones the pinned release; and city96/ComfyUI-GGUF for the
 # GGUF tests likewise. If that fails too, a plain virtualenv runs everything else (integration tests skip, with the
 # reason) — except in CI (CI=true), where a run in which no integration test ran fails. Extra arguments go to
 # pytest. Ends with one summary line per version and a total.
@@ -12,9 +13,13 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/env.sh
 . scripts/env.sh
 
-mapfile -t COMFYS < <(fluxkit_find_comfyuis)
-if [ "${#COMFYS[@]}" -eq 0 ] && fetched=$(fluxkit_fetch_comfyui); then
-  COMFYS=("$fetched")  # a bare machine: the pinned release, cloned once
+mapfile -t COMFYS < <(fluxkit_comfyuis_to_test)  # CI: the tested releases (fetched where missing)
+if [ "${CI:-}" = true ] && [ -z "${COMFYUI_PATHS:-}${COMFYUI_PATH:-}" ]; then
+  wanted=$(cut -d' ' -f1 <<< "$FLUXKIT_TESTED_COMFYUI" | paste -sd' ')
+  if [ "${#COMFYS[@]}" -ne "$(wc -w <<< "$wanted")" ]; then
+    echo "FluxKit: CI tests ComfyUI $wanted; found or fetched only: ${COMFYS[*]:-none}; CI=true: a run without integration tests FAILS (on each tested release)"
+    exit 1
+  fi
 fi
 if [ "${#COMFYS[@]}" -gt 0 ] && gguf=$(fluxkit_gguf_pack); then
   export COMFYUI_GGUF_PATH="$gguf"  # linked beside FluxKit by the GGUF tests
