@@ -87,7 +87,13 @@ class LoraPatch:
 # diffusers does the same (`_maybe_expand_lora_state_dict` zero-pads lora_A to the model's in_features), ComfyUI core
 # refuses it (0.3.64 and 0.28.2: calculate_weight's reshape fails, it logs "ERROR lora diffusion_model.img_in.weight"
 # and leaves img_in unpatched).
-LEADING_INPUTS = {"img_in": "FLUX.1-dev's latent input, the first columns of this model's wider img_in"}
+# (the weight, the only pair width placed on its first columns, what those columns are)
+LEADING_INPUTS = {"img_in": (64, "FLUX.1-dev's latent input, the first columns of this model's wider img_in")}
+IMG_IN_WIDTHS = {
+    64: "FLUX.1-dev / schnell",
+    128: "FLUX.1 Canny or Depth",
+    384: "FLUX.1 Fill",
+}  # what a width is
 
 
 @dataclass
@@ -171,11 +177,20 @@ def _place(stem, up, down, alpha, target, model_shapes, result: LoraReadResult) 
     expected_out = rows[1] if rows else model_shapes[target.key + ".weight"][0]
     expected_in = model_shapes[target.key + ".weight"][1]
     cols = None
-    if target.key in LEADING_INPUTS and up.shape[0] == expected_out and down.shape[1] < expected_in:
-        cols = (0, down.shape[1])
+    width, meaning = LEADING_INPUTS.get(target.key, (None, ""))
+    if width is not None and up.shape[0] == expected_out and down.shape[1] != expected_in:
+        if down.shape[1] != width:  # e.g. a Canny/Depth control LoRA (128) on Fill (384): no columns match
+            made_for = IMG_IN_WIDTHS.get(down.shape[1], f"a model with {down.shape[1]} input columns")
+            result.unplaced.append(
+                (stem, f"{target.key} pair with {down.shape[1]} inputs (made for {made_for}) on this model's "
+                       f"{expected_in} ({IMG_IN_WIDTHS.get(expected_in, 'another FLUX variant')}): only a {width}-input "
+                       f"pair ({meaning}) can be placed on part of it")
+            )  # fmt: skip
+            return None
+        cols = (0, width)
         result.narrowed.append(
-            (stem, f"{down.shape[1]} inputs on {target.key}'s {expected_in}: applied to columns "
-                   f"0..{down.shape[1] - 1} ({LEADING_INPUTS[target.key]}), the rest unchanged")
+            (stem, f"{width} inputs on {target.key}'s {expected_in}: applied to columns 0..{width - 1} ({meaning}), "
+                   "the rest unchanged")
         )  # fmt: skip
     elif up.shape[0] != expected_out or down.shape[1] != expected_in:
         shape = tuple(up.shape[:1]) + tuple(down.shape[1:])

@@ -9,12 +9,15 @@ TINY = dict(heads=2, head_dim=16, double=2, single=2, context=32, pooled=16)
 H = TINY["heads"] * TINY["head_dim"]
 
 
-def tiny_flux_transformer(seed: int = 0):
+def tiny_flux_transformer(seed: int = 0, in_channels: int = 64):
+    """A tiny diffusers FLUX transformer; `in_channels` 384 gives FLUX.1 Fill's shape (latent 64 + picture and mask
+    columns), its output staying 64 wide."""
     from diffusers import FluxTransformer2DModel
 
     model = FluxTransformer2DModel(
         patch_size=1,
-        in_channels=64,
+        in_channels=in_channels,
+        out_channels=64,
         num_layers=TINY["double"],
         num_single_layers=TINY["single"],
         attention_head_dim=TINY["head_dim"],

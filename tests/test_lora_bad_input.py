@@ -124,3 +124,29 @@ def test_a_dev_img_in_pair_on_a_wider_img_in_is_narrowed_to_its_columns_and_repo
          "input, the first columns of this model's wider img_in), the rest unchanged")
     ]  # fmt: skip
     assert [k for k, _ in result.unplaced] == ["transformer.context_embedder"]
+
+
+def test_a_control_lora_img_in_on_fill_is_not_placed_and_says_why():
+    """A FLUX.1 Canny/Depth control LoRA's img_in pair (128 inputs: latent + control image) on Fill (384: latent +
+    masked picture + mask) matches no columns there; it is reported, never narrowed onto the picture columns."""
+    from flux_core.lora_reader import read_flux_lora
+    from fluxkit_testmodels.shapes import FLUX_FILL_IMG_IN, flux_bfl_shapes
+
+    g = torch.Generator().manual_seed(0)
+    sd = {
+        "transformer.x_embedder.lora_A.weight": torch.randn(4, 128, generator=g),
+        "transformer.x_embedder.lora_B.weight": torch.randn(3072, 4, generator=g),
+    }
+    with pytest.raises(
+        FluxKitError, match="no key of this LoRA targets FLUX.*made for FLUX.1 Canny or Depth"
+    ):
+        read_flux_lora(sd, flux_bfl_shapes(img_in=FLUX_FILL_IMG_IN), "canny-lora.safetensors")
+    sd["transformer.context_embedder.lora_A.weight"] = torch.randn(4, 4096, generator=g)
+    sd["transformer.context_embedder.lora_B.weight"] = torch.randn(3072, 4, generator=g)
+    result = read_flux_lora(sd, flux_bfl_shapes(img_in=FLUX_FILL_IMG_IN), "canny-lora.safetensors")
+    assert [p.target for p in result.patches] == ["txt_in.weight"] and result.narrowed == []
+    ((key, why),) = result.unplaced
+    assert key == "transformer.x_embedder"
+    assert why == ("img_in pair with 128 inputs (made for FLUX.1 Canny or Depth) on this model's 384 (FLUX.1 Fill): "
+                   "only a 64-input pair (FLUX.1-dev's latent input, the first columns of this model's wider img_in) "
+                   "can be placed on part of it")  # fmt: skip

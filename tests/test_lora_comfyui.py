@@ -131,7 +131,10 @@ def test_dev_lora_on_fill_is_placed_on_the_latent_columns_where_core_drops_it(
         sd["transformer.x_embedder.lora_A.weight"].float(),
         sd["transformer.x_embedder.lora_B.weight"].float(),
     )
-    padded = torch.cat([down, torch.zeros(down.shape[0], 384 - down.shape[1])], dim=1)  # diffusers' expansion
+    padded = torch.cat(
+        [down, torch.zeros(down.shape[0], 384 - down.shape[1])], dim=1
+    )  # what diffusers does (its
+    # own expansion is compared on a tiny Fill-shaped model in test_lora_parity)
     expected = base_img_in + 0.8 * (up @ padded)
     got = ours["img_in.weight"].float()
     assert torch.equal(

@@ -120,3 +120,28 @@ def test_underscored_diffusers_prefixes_equal_diffusers_format(prefix, fmt):
     assert a.unplaced == [] and a.formats == {fmt}
     da, db = dense_deltas(a.patches, shapes_of(base)), dense_deltas(b.patches, shapes_of(base))
     assert da.keys() == db.keys() and all(torch.equal(da[k], db[k]) for k in da)
+
+
+def test_a_dev_lora_on_a_fill_shaped_model_equals_diffusers_own_expansion():
+    """diffusers loads a FLUX.1-dev LoRA onto Fill by zero-padding lora_A to the wider x_embedder
+    (`FluxLoraLoaderMixin._maybe_expand_lora_state_dict`); FluxKit places the pair on img_in's first columns. The
+    fused weights must agree: same numbers on the latent columns, the picture/mask columns untouched."""
+    from diffusers.loaders.lora_pipeline import FluxLoraLoaderMixin
+
+    dev, fill = tiny_flux_transformer(), tiny_flux_transformer(seed=3, in_channels=384)
+    lora = peft_lora_for_every_linear(dev)  # made for dev: x_embedder's lora_A is 64 wide
+    base = to_bfl(fill.state_dict())
+    result = read_flux_lora(lora, shapes_of(base), "turbo.safetensors")
+    assert result.unplaced == [] and [k for k, _ in result.narrowed] == ["transformer.x_embedder"]
+    ours = apply_patches(base, result.patches, strength=0.6)
+
+    expanded = FluxLoraLoaderMixin._maybe_expand_lora_state_dict(transformer=fill, lora_state_dict=dict(lora))
+    assert expanded["transformer.x_embedder.lora_A.weight"].shape == (4, 384)  # diffusers' own padding
+    fill.load_lora_adapter(expanded, prefix="transformer", adapter_name="turbo")
+    fill.fuse_lora(lora_scale=0.6)
+    fused = {k.replace(".base_layer", ""): v for k, v in fill.state_dict().items() if "lora_" not in k}
+    expected = to_bfl(fused)
+    err = max((ours[k] - expected[k]).abs().max().item() for k in ours)
+    assert err <= 1e-6, err
+    assert torch.equal(ours["img_in.weight"][:, 64:], base["img_in.weight"][:, 64:])
+    assert not torch.equal(ours["img_in.weight"][:, :64], base["img_in.weight"][:, :64])
