@@ -68,7 +68,7 @@ CASES = {  # node id → a call with bad input, and a word of the expected messa
     ),
     "FluxKitDMD2Scheduler": (
         lambda n: n("FluxKitDMD2Scheduler").execute(_EpsSampling(), "custom", "999, x", "literal"),
-        "x",
+        "'999, x' has a non-integer timestep",  # the text the user typed, quoted: the name cannot hold it
     ),
     "FluxKitDMD2Sampler": (lambda n: n("FluxKitDMD2Sampler").execute("bogus"), "first_step_noise 'bogus'"),
     "FluxKitUnionControlNetMode": (
@@ -88,5 +88,6 @@ def test_error_message_starts_with_the_display_name_the_node_shows(live_comfy, n
     with pytest.raises(FluxKitError) as raised:
         call(node)
     message = str(raised.value)
-    assert message.startswith(f"{shown}: ") and words in message, message
+    assert words not in shown, "the expected words must be text the display name cannot supply"
+    assert message.startswith(f"{shown}: ") and words in message[len(shown) :], message
     assert message.count(shown) == 1, message  # named once, not once per layer it passed through
