@@ -44,8 +44,10 @@ def thin_variant(api: dict, prompt_file: str, resolution: int) -> dict:
             del out[node_id]
         elif kind == "FluxKitInpaintCrop":
             node["inputs"]["resolution"] = resolution
-        elif kind == "FluxKitTurboScheduler":
-            node["inputs"]["width"] = node["inputs"]["height"] = resolution
+        elif kind == "FluxKitTurboScheduler":  # a size linked from the crop (GetImageSize) stays linked
+            for side in ("width", "height"):
+                if not isinstance(node["inputs"].get(side), list):
+                    node["inputs"][side] = resolution
         elif kind in ("EmptySD3LatentImage", "EmptyLatentImage"):
             node["inputs"]["width"] = node["inputs"]["height"] = resolution
     return out

@@ -16,9 +16,8 @@ from __future__ import annotations
 import json
 import sys
 
+import fluxkit_cli as cli
 from fluxkit_workflows.schemas import CORE_SUBSET, FILE_INPUTS, FLUXKIT_SCHEMAS
-
-from . import cli
 
 # Core node types FluxKit's workflows (and its tests' variants of them) use.
 CORE_NODES = sorted({
@@ -27,7 +26,7 @@ CORE_NODES = sorted({
     "BasicGuider", "CFGGuider", "SamplerCustomAdvanced", "SaveImage", "PreviewImage", "EmptySD3LatentImage",
     "EmptyLatentImage", "CheckpointLoaderSimple", "LoraLoaderModelOnly", "BasicScheduler",
     "ControlNetLoader", "ControlNetInpaintingAliMamaApply", "SplitSigmasDenoise", "ControlNetApplyAdvanced", "Canny",
-    "InpaintModelConditioning", "ImagePadForOutpaint", "ReferenceLatent",
+    "InpaintModelConditioning", "ImagePadForOutpaint", "ReferenceLatent", "GetImageSize",
 })  # fmt: skip
 DROPPED_KEYS = ("description", "output_tooltips", "python_module")
 # The NodeInfo fields FluxKit's node definitions decide. ComfyUI adds fields of its own from release to release

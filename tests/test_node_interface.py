@@ -21,7 +21,7 @@ def test_lock_holds_every_current_node_input_and_value():
     assert interface.merged(lock(), interface.interface(schemas())) == lock(), (
         "run `python -m fluxkit_workflows.interface --update` and commit node_interface.json"
     )
-    assert len(lock()) == len(schemas()) == 16
+    assert len(lock()) == len(schemas()) == 17
 
 
 def test_no_id_input_type_or_output_slot_changed():

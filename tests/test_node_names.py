@@ -39,7 +39,7 @@ def test_every_node_takes_its_display_name_from_one_constant():
         )
         assert value.id not in used, f"{cls.name} and {used[value.id]} share {value.id}"
         used[value.id] = cls.name
-    assert len(used) == 16 and set(used) == set(NAMES)  # every constant names exactly one node
+    assert len(used) == 17 and set(used) == set(NAMES)  # every constant names exactly one node
 
 
 def test_every_execute_runs_inside_named_errors_with_its_own_name():

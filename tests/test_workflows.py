@@ -156,3 +156,21 @@ def test_committed_fluxkit_schemas_match_live_ones(live_comfy):
 
     committed = json.loads(FLUXKIT_SCHEMAS.read_text())
     assert live_schemas(live_comfy) == committed, "run `python -m fluxkit_tools.dump_schemas`"
+
+
+@pytest.mark.parametrize(
+    "name", ["fill_inpaint_turbo_8step", "fill_outpaint_turbo_8step", "kontext_edit_masked"]
+)
+def test_crop_workflows_give_the_scheduler_the_crops_own_size(name):
+    """A non-square crop at a fixed 1024×1024 got μ 1.15 where its own size gives ≈ 0.8: the scheduler's width and
+    height are GetImageSize of the crop the model samples."""
+    api = json.loads((build.API_DIR / f"{name}.json").read_text())
+    (sched,) = [n for n in api.values() if n["class_type"] == "FluxKitTurboScheduler"]
+    width, height = sched["inputs"]["width"], sched["inputs"]["height"]
+    assert width[0] == height[0] and (width[1], height[1]) == (0, 1)
+    size = api[width[0]]
+    assert size["class_type"] == "GetImageSize"
+    assert (
+        api[size["inputs"]["image"][0]]["class_type"] == "FluxKitInpaintCrop"
+        and size["inputs"]["image"][1] == 0
+    )

@@ -90,9 +90,10 @@ def fill_turbo(v: FillVariant) -> Graph:
         pixels=crop[0],
         mask=crop[1],
     )
-    g.group("Fill conditioning", [cond], color="#b58b2a")
+    size = g.node("GetImageSize", 2, image=crop[0])  # the scheduler's μ from the crop's own size
+    g.group("Fill conditioning", [cond, size], color="#b58b2a")
     s = sampling_tail(g, 3, model[0], NodeSpec("BasicGuider", {"conditioning": cond[0]}), cond[2], vae[0],
-                      flux_sigmas(8))  # fmt: skip
+                      flux_sigmas(8, size))  # fmt: skip
     g.group("Sampling", s.setup, color="#a1309b")
     stitched = g.node("FluxKitInpaintStitch", 4, stitch=crop[2], image=s.decoded[0])
     g.group("Generate, decode, paste back", [s.sample, s.decoded, stitched], color="#a1309b")
@@ -124,9 +125,10 @@ def kontext_edit_masked() -> Graph:
     text = g.node("CLIPTextEncode", 2, title="Instruction", text="make the chair red leather", clip=clip[0])
     ref = g.node("ReferenceLatent", 2, conditioning=text[0], latent=latent[0])
     pos = g.node("FluxGuidance", 2, conditioning=ref[0], guidance=KONTEXT_GUIDANCE)
-    g.group("Edit instruction on the crop", [latent, text, ref, pos], color="#b58b2a")
+    size = g.node("GetImageSize", 2, image=crop[0])  # the scheduler's μ from the crop's own size
+    g.group("Edit instruction on the crop", [latent, text, ref, pos, size], color="#b58b2a")
     s = sampling_tail(g, 3, unet[0], NodeSpec("BasicGuider", {"conditioning": pos[0]}), latent[0], vae[0],
-                      flux_sigmas(KONTEXT_STEPS))  # fmt: skip
+                      flux_sigmas(KONTEXT_STEPS, size))  # fmt: skip
     g.group("Sampling", s.setup, color="#a1309b")
     stitched = g.node("FluxKitInpaintStitch", 4, stitch=crop[2], image=s.decoded[0])
     g.group("Generate, decode, paste back", [s.sample, s.decoded, stitched], color="#a1309b")

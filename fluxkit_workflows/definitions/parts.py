@@ -73,9 +73,13 @@ class Sampling:
     decoded: NodeRef
 
 
-def flux_sigmas(steps: int) -> NodeSpec:
-    """FluxKit Turbo Scheduler at 1024² with the resolution shift (the `model` link is added by the tail)."""
-    return NodeSpec("FluxKitTurboScheduler", {} if steps == 8 else {"steps": steps})
+def flux_sigmas(steps: int, size: NodeRef | None = None) -> NodeSpec:
+    """FluxKit Turbo Scheduler with the resolution shift (the `model` link is added by the tail): at 1024², or at
+    the size `size` (a GetImageSize node of the crop) reports, so a non-square crop gets its own μ."""
+    values: dict = {} if steps == 8 else {"steps": steps}
+    if size is not None:
+        values.update(width=size[0], height=size[1])
+    return NodeSpec("FluxKitTurboScheduler", values)
 
 
 def sampling_tail(
