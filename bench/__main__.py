@@ -22,7 +22,7 @@ import sys
 
 import torch
 
-from fluxkit_tools import cli
+import fluxkit_cli as cli
 
 from . import bench_batch, bench_lora_patch, bench_models, bench_proxy, bench_workflow
 from .bench_controlnet import CNBenchCase, run_case

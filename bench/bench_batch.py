@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+import fluxkit_cli as cli
 from fluxkit_batch.jobs import RunSettings
 from fluxkit_batch.run import run_batch
 from fluxkit_batch.workers import HttpWorker
@@ -30,8 +31,9 @@ from fluxkit_comfy.inprocess import find_comfyui
 from fluxkit_comfy.server import ComfyServer
 from fluxkit_testmodels.thin_inputs import thin_variant
 from fluxkit_testmodels.thin_set import PROMPT_FILE, ensure_thin_set, link_into_models
-from fluxkit_tools import cli
 from fluxkit_workflows.paths import API_DIR
+
+from . import BenchFailed
 
 
 def _inputs(folder: Path, n: int) -> None:
@@ -48,7 +50,7 @@ def _timed(workers, api, inputs, out, common) -> float:
     t0 = time.perf_counter()
     left = asyncio.run(run_batch(workers, api, inputs, out, common, stream=io.StringIO()))
     if left:
-        raise RuntimeError(f"{left} items failed; see {out}")
+        raise BenchFailed(f"{left} items failed; see {out}")
     return time.perf_counter() - t0
 
 

@@ -16,10 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import fluxkit_cli as cli
 from fluxkit_comfy.inprocess import boot, find_comfyui, run_node
 from fluxkit_testmodels import shapes as tm
 from fluxkit_testmodels.thin_set import ensure_thin_set
-from fluxkit_tools import cli
 
 
 def _timed(fn):

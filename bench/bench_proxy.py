@@ -20,9 +20,11 @@ import urllib.request
 
 import aiohttp
 
+import fluxkit_cli as cli
 from fluxkit_comfy.inprocess import REPO_ROOT
 from fluxkit_comfy.server import free_port
-from fluxkit_tools import cli
+
+from . import BenchFailed
 
 TOKEN = "bench-token-0123456789abcdef"
 
@@ -68,7 +70,7 @@ def _wait(url: str, timeout_s: float = 30) -> None:
                 return
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
+    raise BenchFailed(f"{url} did not answer")
 
 
 async def _download(session: aiohttp.ClientSession, url: str) -> tuple[float, int]:

@@ -23,12 +23,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+import fluxkit_cli as cli
 from flux_core.inpaint import align, blend, tone
 from flux_core.inpaint.colour import lab_to_rgb, rgb_to_lab
 from flux_core.inpaint.crop import crop, cut, resize_image
 from flux_core.inpaint.mask import grow, prepare
 from flux_core.inpaint.stitch import Options, View, context_mask, stitch
-from fluxkit_tools import cli
 
 from . import seams_scenes as world
 

@@ -18,12 +18,12 @@ import statistics
 import tempfile
 from pathlib import Path
 
+import fluxkit_cli as cli
 from fluxkit_comfy.client import run_prompt
 from fluxkit_comfy.inprocess import find_comfyui
 from fluxkit_comfy.server import ComfyServer
 from fluxkit_testmodels.thin_inputs import demo_image, set_inputs, thin_variant
 from fluxkit_testmodels.thin_set import PROMPT_FILE, ensure_thin_set, link_into_models
-from fluxkit_tools import cli
 from fluxkit_workflows.paths import API_DIR
 
 # FluxKit node → (core node, input renames); inputs not listed keep their names.

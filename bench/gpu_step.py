@@ -20,10 +20,10 @@ import time
 
 import torch
 
+import fluxkit_cli as cli
 from flux_core.control_input import image_ids, pack_tokens
 from flux_core.controlnet_model import AlimamaInpaintControlNet, InpaintControlNetConfig
 from flux_core.residual_schedule import residual_schedule, residuals_used
-from fluxkit_tools import cli
 
 FULL = {"hidden": 3072, "heads": 24, "double": 19, "single": 38, "cn_blocks": 6, "px": 1024, "txt": 512}
 TINY = {"hidden": 256, "heads": 2, "double": 3, "single": 2, "cn_blocks": 2, "px": 128, "txt": 16}

@@ -93,12 +93,14 @@ def runtime_env() -> dict:
     `ray.init` when starting Ray yourself before `ray_workers`)."""
     import fluxkit_batch
     import fluxkit_catalog
+    import fluxkit_cli
     import fluxkit_comfy
     import fluxkit_workflows
 
     packages = (
         fluxkit_batch,
         fluxkit_catalog,
+        fluxkit_cli,
         fluxkit_comfy,
         fluxkit_workflows,
     )  # fluxkit_batch and all it imports

@@ -13,7 +13,7 @@ from pathlib import Path
 from fluxkit_comfy.http import clean_partials
 
 from .dispatch import dispatch
-from .items import Item, batch_items
+from .items import BatchInputError, Item, batch_items
 from .jobs import make_job
 from .manifest import Manifest
 from .progress import BatchProgress
@@ -33,7 +33,9 @@ async def run_batch(
     """Run every unfinished item of `inputs` with `api` (+ `common` overrides) on `workers`; returns how many are
     still unfinished (0 = all done)."""
     if slots < 1 or not workers:
-        raise ValueError(f"a batch needs at least one server and one item in flight per server (got {slots})")
+        raise BatchInputError(
+            f"a batch needs at least one server and one item in flight per server (got {slots})"
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(out_dir / "manifest.json")
     manifest.lock()

@@ -18,6 +18,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]  # the pack (fluxkit_comfy/ sits
 SHARED_PACKAGES = ("flux_core",)  # pure packages the pack's nodes import relatively and tests import by name
 
 
+class ComfyBootError(RuntimeError):
+    """ComfyUI could not be booted in-process with FluxKit (the message says what was in the way)."""
+
+
 def find_comfyui() -> Path | None:
     """The ComfyUI checkout to test against, or None."""
     # COMFYUI_PATH, when set, is the only candidate (empty = none: scripts/test.sh's run without ComfyUI)
@@ -43,7 +47,7 @@ def boot(path: Path) -> types.SimpleNamespace:
     """Import ComfyUI from `path` with `--cpu`, load the built-in extra nodes and FluxKit; return handles."""
     loaded = sys.modules.get("nodes")
     if loaded is not None and not str(getattr(loaded, "__file__", "")).startswith(str(path)):
-        raise RuntimeError(
+        raise ComfyBootError(
             f"`nodes` is already imported from {loaded.__file__}; import FluxKit's node modules only through the "
             "`live_comfy` fixture (the pack is loaded as a package, ComfyUI owns the top-level name `nodes`)"
         )
@@ -67,7 +71,7 @@ def boot(path: Path) -> types.SimpleNamespace:
     share_packages(pack_name)
     ok = asyncio.run(nodes.load_custom_node(str(REPO_ROOT)))
     if not ok:
-        raise RuntimeError("ComfyUI failed to load FluxKit (see the log above)")
+        raise ComfyBootError("ComfyUI failed to load FluxKit (see the log above)")
     fluxkit_ids = sorted(set(nodes.NODE_CLASS_MAPPINGS) - before)
     pack = sys.modules[pack_name]
     logging.getLogger().setLevel(logging.INFO)
@@ -92,7 +96,7 @@ def share_packages(pack_name: str) -> None:
     for top in SHARED_PACKAGES:
         package = importlib.import_module(top)
         if Path(package.__file__).resolve().parent != REPO_ROOT / top:
-            raise RuntimeError(
+            raise ComfyBootError(
                 f"`{top}` resolves to {package.__file__}, not this pack's; run from {REPO_ROOT}"
             )
         modules = [package] + [

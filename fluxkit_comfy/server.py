@@ -62,6 +62,10 @@ def prepare_base_dir(base_dir: Path) -> None:
         link.symlink_to(REPO_ROOT, target_is_directory=True)
 
 
+class ComfyStartError(RuntimeError):
+    """ComfyUI could not be started or did not come up (the message says why and where its log is)."""
+
+
 class ComfyServer:
     def __init__(
         self,
@@ -98,7 +102,7 @@ class ComfyServer:
         if port_in_use(self.port):
             # Never attach to a server this object did not start (a ComfyUI left from an earlier launch would
             # answer the health check, with other folders, arguments and custom nodes).
-            raise RuntimeError(
+            raise ComfyStartError(
                 f"port {self.port} on 127.0.0.1 is already in use (a ComfyUI left running by an earlier launch?): "
                 "stop that process, or choose another port"
             )
@@ -130,7 +134,7 @@ class ComfyServer:
         deadline = time.monotonic() + self.timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(
+                raise ComfyStartError(
                     f"ComfyUI exited with {self.proc.returncode} while starting:\n{self.log_tail()}"
                 )
             try:
@@ -140,7 +144,7 @@ class ComfyServer:
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 time.sleep(0.5)
         self.stop()
-        raise RuntimeError(
+        raise ComfyStartError(
             f"ComfyUI did not answer on {self.url} within {self.timeout_s:.0f} s:\n{self.log_tail()}"
         )
 

@@ -38,6 +38,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import fluxkit_cli as cli
 from fluxkit_batch.items import BatchInputError, Item, batch_items, parse_value
 from fluxkit_batch.jobs import RunSettings, execute, make_job
 from fluxkit_batch.manifest import Manifest, ManifestError
@@ -46,8 +47,6 @@ from fluxkit_batch.run import run_batch
 from fluxkit_batch.workers import HttpWorker
 from fluxkit_comfy.client import PromptFailed, PromptRejected, ProtocolError, ServerUnavailable, progress_bar
 from fluxkit_comfy.http import TOKEN_SERVER_ENV, CredentialError, auth_headers, env_token_for, public_url
-
-from . import cli
 
 __all__ = ["Manifest", "OverrideError", "apply_override", "batch_items", "load_workflow", "main", "run_batch"]
 
@@ -65,7 +64,6 @@ USER_ERRORS = (
     BatchInputError,
     ManifestError,
     CredentialError,
-    ValueError,
 )
 
 

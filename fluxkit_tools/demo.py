@@ -19,11 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import fluxkit_cli as cli
 from fluxkit_catalog import model_files as mf
 from fluxkit_testmodels.thin_inputs import demo_image, set_inputs, thin_variant
 from fluxkit_workflows.paths import API_DIR
-
-from . import cli
 
 INSTALL_HINT = """No ComfyUI found (looked at $COMFYUI_PATH and ~/ComfyUI). Get one in one step:
     git clone https://github.com/comfyanonymous/ComfyUI ~/ComfyUI

@@ -28,9 +28,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import fluxkit_cli as cli
 from fluxkit_catalog.model_files import MANIFEST
 
-from . import cli
 from .hubs import HUBS, HubError, RemoteFile
 
 CHUNK = 1 << 22
@@ -190,6 +190,11 @@ def check_remote(model: ModelFile, remote, where: str) -> None:
         raise DownloadError(f"{model.name}: {where} reported no content hash; refusing it")
     if model.size is not None and model.size != remote.size:
         raise DownloadError(f"{model.name}: {where} has {remote.size} bytes, the manifest {model.size}")
+    if model.sha256 is not None and remote.sha256 is not None and model.sha256 != remote.sha256:
+        raise DownloadError(
+            f"{model.name}: {where} reports sha256 {remote.sha256}, FluxKit's pin is {model.sha256} "
+            "(another file under that name, or a changed upload): refusing it before downloading"
+        )
     if model.size_mb and abs(remote.size / 1e6 - model.size_mb) > 0.1 * model.size_mb:
         print(
             f"warning  {model.name}: {remote.size / 1e6:.0f} MB on the hub, ~{model.size_mb} MB expected",
@@ -276,12 +281,16 @@ def main(argv: list[str] | None = None) -> int:
         for preset, names in presets.items():
             print(f"{preset}: {sum(files[n].size_mb or 0 for n in names) / 1000:.1f} GB")
             for n in names:
-                print(f"    {files[n].folder}/{n}{'  (gated: HF_TOKEN)' if files[n].gated else ''}")
+                pin = "" if files[n].sha256 else "  (no pin)"
+                print(f"    {files[n].folder}/{n}{'  (gated: HF_TOKEN)' if files[n].gated else ''}{pin}")
         return 0
     names = presets.get(args.preset) or ([args.preset] if args.preset in files else None)
     if names is None:
         print(f"unknown preset or file {args.preset!r}; see --list", file=sys.stderr)
         return 2
+    unpinned = [n for n in names if files[n].sha256 is None]
+    if unpinned:
+        print(f"no FluxKit pin (checked against the hub's own hash only): {', '.join(unpinned)}", file=sys.stderr)
     failed = []
     for name in names:
         try:

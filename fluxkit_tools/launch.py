@@ -27,20 +27,25 @@ import threading
 import time
 from pathlib import Path
 
+import fluxkit_cli as cli
 from fluxkit_comfy.inprocess import find_comfyui
 from fluxkit_comfy.server import ComfyServer, die_with_parent, free_port
 
-from . import cli, proxy
+from . import proxy
 
 TUNNEL_URL = re.compile(r"https://[-a-z0-9]+\.trycloudflare\.com")
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)  # notebook "restart kernel" sends SIGTERM
+
+
+class TunnelError(RuntimeError):
+    """cloudflared is missing, exited, or printed no URL (its last lines are in the message)."""
 
 
 def spawn_tunnel(cloudflared: str, target: str) -> subprocess.Popen:
     """Start `cloudflared tunnel --url target` (it dies with this process: see `die_with_parent`)."""
     exe = shutil.which(cloudflared) or cloudflared
     if not Path(exe).is_file():
-        raise RuntimeError(
+        raise TunnelError(
             f"cloudflared not found ({cloudflared!r}): install it (https://github.com/cloudflare/cloudflared/releases) "
             "or pass --cloudflared PATH; --no-tunnel serves the proxy on loopback only"
         )
@@ -71,12 +76,12 @@ def wait_tunnel_url(proc: subprocess.Popen, timeout_s: float = 60) -> str:
         except queue.Empty:
             break
         if line is None:
-            raise RuntimeError("cloudflared exited before printing a URL:\n" + "".join(seen[-20:]))
+            raise TunnelError("cloudflared exited before printing a URL:\n" + "".join(seen[-20:]))
         seen.append(line)
         if match := TUNNEL_URL.search(line):
             found.set()
             return match.group(0)
-    raise RuntimeError(f"cloudflared printed no URL within {timeout_s:.0f} s:\n" + "".join(seen[-20:]))
+    raise TunnelError(f"cloudflared printed no URL within {timeout_s:.0f} s:\n" + "".join(seen[-20:]))
 
 
 def start_tunnel(cloudflared: str, target: str, timeout_s: float = 60) -> tuple[subprocess.Popen, str]:
@@ -84,7 +89,7 @@ def start_tunnel(cloudflared: str, target: str, timeout_s: float = 60) -> tuple[
     proc = spawn_tunnel(cloudflared, target)
     try:
         return proc, wait_tunnel_url(proc, timeout_s)
-    except RuntimeError:
+    except TunnelError:
         proc.terminate()
         proc.wait(timeout=10)
         raise

@@ -66,6 +66,10 @@ DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 CROSS_SITE_FETCH = {"cross-site", "same-site"}  # same-site: another subdomain, e.g. someone else's tunnel
 
 
+class ProxyConfigError(ValueError):
+    """A proxy set up with a token too short to guard it, or a public URL that is not one."""
+
+
 def origin_of(url: str) -> str | None:
     """`scheme://host[:port]` in lower case, the default port left out; None for what is not an http(s) origin."""
     try:
@@ -88,7 +92,7 @@ class Origins:
     def add(self, url: str) -> None:
         origin = origin_of(url)
         if origin is None:
-            raise ValueError(f"not an http(s) URL: {url!r}")
+            raise ProxyConfigError(f"not an http(s) URL: {url!r}")
         self.public.add(origin)
 
 
@@ -259,7 +263,7 @@ def make_app(
     """The proxy as an aiohttp app forwarding to `upstream` (e.g. http://127.0.0.1:8188); `origins`: the public
     origins (the launcher adds the tunnel's once known)."""
     if len(token) < 16:
-        raise ValueError("token too short: use at least 16 characters (the launcher makes 32)")
+        raise ProxyConfigError("token too short: use at least 16 characters (the launcher makes 32)")
     upstream = upstream.rstrip("/")
 
     async def handle(request: web.Request) -> web.StreamResponse:

@@ -13,11 +13,12 @@ The UI files sit one level below `workflows/` because ComfyUI also scans `<pack>
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import sys
 from pathlib import Path
+
+import fluxkit_cli as cli
 
 from .definitions import WORKFLOWS
 from .paths import API_DIR, REPO, TEMPLATE_DIR, UI_DIR
@@ -82,7 +83,7 @@ def outputs() -> dict[Path, bytes]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.Parser(prog="python -m fluxkit_workflows.build", description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="report stale files instead of writing")
     args = parser.parse_args(argv)
     stale = []
@@ -104,4 +105,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(cli.run(main, "python -m fluxkit_workflows.build"))

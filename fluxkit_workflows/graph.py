@@ -26,6 +26,10 @@ COLUMN_W, NODE_GAP = 380, 40
 TITLE_H, SLOT_H, WIDGET_H, TEXT_H = 30, 22, 24, 100
 
 
+class WorkflowDefinitionError(ValueError):
+    """A workflow definition that names an input the node lacks or restates a schema default."""
+
+
 def node_height(n_sockets: int, widget_specs: list[list]) -> int:
     """Roughly what the graph editor draws: title, socket rows, one row per widget (multiline text is taller)."""
     widgets = sum(TEXT_H if (s[1] if len(s) > 1 else {}).get("multiline") else WIDGET_H for s in widget_specs)
@@ -113,7 +117,9 @@ class Graph:
             elif is_widget(spec):
                 default = widget_options(spec).get("default")
                 if value is not None and type(value) is type(default) and value == default:
-                    raise ValueError(f"{type_}.{name}: {value!r} is the schema default; leave it out")
+                    raise WorkflowDefinitionError(
+                        f"{type_}.{name}: {value!r} is the schema default; leave it out"
+                    )
                 if value is None:
                     value = default
                 if value is None and combo_choices(spec):
@@ -126,7 +132,7 @@ class Graph:
             elif value is None and _required:
                 inputs.append({"name": name, "type": socket_type(spec), "link": None})
         if values:
-            raise ValueError(f"{type_}: unknown inputs {sorted(values)}")
+            raise WorkflowDefinitionError(f"{type_}: unknown inputs {sorted(values)}")
         return inputs, widgets, api_inputs, widget_specs
 
     def _link(self, src: Out, dst: int, dst_slot: int, kind: str) -> int:

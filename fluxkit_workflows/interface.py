@@ -15,9 +15,10 @@ ComfyUI version (tests/test_node_interface_comfyui.py).
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
+
+import fluxkit_cli as cli
 
 from .schemas import FLUXKIT_SCHEMAS, input_specs, socket_type
 
@@ -90,10 +91,12 @@ def breaks(lock: dict, schemas: dict[str, dict], accepts: Accepts | None = None)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
+    parser = cli.Parser(prog="python -m fluxkit_workflows.interface", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--update", action="store_true", help="add the current nodes' interface to the lock")
+    args = parser.parse_args(argv)
     lock = json.loads(LOCK.read_text(encoding="utf-8")) if LOCK.is_file() else {}
     current = interface(json.loads(FLUXKIT_SCHEMAS.read_text(encoding="utf-8")))
-    if "--update" in args:
+    if args.update:
         LOCK.write_text(
             json.dumps(merged(lock, current), indent=1, ensure_ascii=False, sort_keys=True) + "\n"
         )
@@ -105,4 +108,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(cli.run(main, "python -m fluxkit_workflows.interface"))

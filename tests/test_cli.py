@@ -14,7 +14,8 @@ REPO = Path(__file__).resolve().parents[1]
 ENTRY_POINTS = (
     "fluxkit_tools.client", "fluxkit_tools.demo", "fluxkit_tools.download", "fluxkit_tools.dump_schemas",
     "fluxkit_tools.launch", "bench", "bench.bench_batch", "bench.bench_proxy", "bench.bench_lora_patch", "bench.bench_models",
-    "bench.bench_workflow", "bench.gpu_step", "bench.bench_seams",
+    "bench.bench_workflow", "bench.gpu_step", "bench.bench_seams", "fluxkit_workflows.build",
+    "fluxkit_workflows.interface",
 )  # fmt: skip
 
 
@@ -35,10 +36,10 @@ def test_every_entry_point_is_listed():
     """A new `python -m` module must join ENTRY_POINTS (and so the bad-argument test)."""
     found = {
         ".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__main__")
-        for pkg in ("fluxkit_tools", "bench")
+        for pkg in ("fluxkit_tools", "bench", "fluxkit_workflows")
         for p in (REPO / pkg).glob("*.py")
         if 'if __name__ == "__main__":' in p.read_text()
-    }
+    } - {"fluxkit_workflows.run_demo"}  # 0.1.0's command, kept only to say where the demo went (tested below)
     assert found == set(ENTRY_POINTS)
 
 
@@ -73,7 +74,7 @@ def test_ray_missing_is_one_line_saying_what_to_install(tmp_path):
     (tmp_path / "in" / "a.png").write_bytes(b"")
     code = (
         "import sys; sys.modules['ray'] = None\n"  # `import ray` raises ImportError, as on a machine without it
-        "from fluxkit_tools import cli, client\n"
+        "import fluxkit_cli as cli\nfrom fluxkit_tools import client\n"
         "raise SystemExit(cli.run(client.main, 'python -m fluxkit_tools.client', sys.argv[1:]))"
     )
     args = ["batch", "inpainting_turbo_8step", "--inputs", str(tmp_path / "in"), "--out", str(tmp_path / "out"),
@@ -87,3 +88,31 @@ def test_an_unreachable_server_is_one_line_and_exit_1(tmp_path):
     done = _run(["-m", "fluxkit_tools.client", "run", "inpainting_turbo_8step", "--server", "http://127.0.0.1:9",
                  "--retries", "0", "--timeout", "5", "--out", str(tmp_path)])  # fmt: skip
     assert done.returncode == 1 and "127.0.0.1:9" in _one_line(done.stderr), done.stderr
+
+
+def test_an_unexplained_error_keeps_its_traceback_and_debug_shows_every_one():
+    """Only FluxKit's own errors, OS refusals and missing optional packages are one line: a plain ValueError or
+    ModuleNotFoundError from a bug prints its traceback; FLUXKIT_DEBUG=1 shows the traceback of explained ones too."""
+    import fluxkit_cli as cli
+    from flux_core.errors import FluxKitError
+
+    def failing(exc):
+        def main(argv):
+            raise exc
+
+        return main
+
+    assert cli.run(failing(FluxKitError("bad input")), "prog") == cli.FAILED
+    assert cli.run(failing(FileNotFoundError(2, "No such file", "x.png")), "prog") == cli.FAILED
+    missing_ray = ModuleNotFoundError("No module named 'ray'", name="ray")
+    assert cli.run(failing(missing_ray), "prog") == cli.FAILED
+    for bug in (ValueError("invalid literal for int()"), ModuleNotFoundError("No module named 'x'", name="x"),
+                KeyError("k")):  # fmt: skip
+        with pytest.raises(type(bug)):
+            cli.run(failing(bug), "prog")
+    os.environ["FLUXKIT_DEBUG"] = "1"
+    try:
+        with pytest.raises(FluxKitError):
+            cli.run(failing(FluxKitError("bad input")), "prog")
+    finally:
+        del os.environ["FLUXKIT_DEBUG"]
