@@ -221,9 +221,29 @@ def test_hash_differing_from_the_hubs_is_refused(hub, tmp_path):
     assert target(tmp_path).with_name("Weights.safetensors.bad").read_bytes() == PAYLOAD
 
 
-def test_manifest_hash_is_checked_too(hub, tmp_path):
-    with pytest.raises(dl.DownloadError, match="in FluxKit's manifest"):
+def test_a_pin_the_hub_contradicts_is_refused_before_downloading(hub, tmp_path):
+    """The hub reports the file's sha256 up front: a FluxKit pin that differs stops it before a byte is fetched."""
+    with pytest.raises(dl.DownloadError, match="FluxKit's pin is f{64}.*before downloading"):
         fetch(tmp_path, model(sha256="f" * 64))
+    assert not (tmp_path / "loras").exists() or not any((tmp_path / "loras").rglob("*"))
+
+
+def test_the_downloader_names_the_files_without_a_pin(hub, tmp_path, capsys):
+    manifest = tmp_path / "models.json"
+    pinned = {
+        "folder": "loras",
+        "hf": ["org/repo", "weights.safetensors"],
+        "ms": None,
+        "size_mb": 3,
+        "sha256": SHA,
+    }
+    loose = {**pinned, "sha256": None}
+    manifest.write_text(json.dumps(
+        {"files": {"A.safetensors": pinned, "B.safetensors": loose}, "presets": {"p": ["A.safetensors", "B.safetensors"]}}
+    ))  # fmt: skip
+    assert dl.main(["p", "--models", str(tmp_path / "m"), "--manifest", str(manifest)]) == 0
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if x.startswith("no FluxKit pin")]
+    assert line == "no FluxKit pin (checked against the hub's own hash only): B.safetensors"
 
 
 def test_existing_different_file_is_not_overwritten(hub, tmp_path):
@@ -323,3 +343,10 @@ def test_manifest_covers_every_workflow_file():
         model_files.INPAINT_CN_BETA, model_files.TURBO_LORA,
     }  # fmt: skip
     assert "inpainting_turbo_8step" in WORKFLOWS
+    pinned = {n for n, f in files.items() if f.sha256}
+    assert pinned >= {model_files.FLUX_DEV, model_files.FLUX_VAE, model_files.T5XXL, model_files.CLIP_L,
+                      model_files.INPAINT_CN_BETA, model_files.TURBO_LORA, model_files.FLUX_FILL, model_files.FLUX_KONTEXT}  # fmt: skip
+    raw = json.loads(dl.MANIFEST.read_text())["files"]
+    assert all(
+        len(raw[n]["sha256"]) == 64 and raw[n].get("pin_source") for n in pinned
+    )  # every pin says its source
