@@ -290,7 +290,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     unpinned = [n for n in names if files[n].sha256 is None]
     if unpinned:
-        print(f"no FluxKit pin (checked against the hub's own hash only): {', '.join(unpinned)}", file=sys.stderr)
+        print(
+            f"no FluxKit pin (checked against the hub's own hash only): {', '.join(unpinned)}",
+            file=sys.stderr,
+        )
     failed = []
     for name in names:
         try:

@@ -17,6 +17,8 @@ import os
 import struct
 import sys
 
+from .names import FILL_GUARD
+
 log = logging.getLogger(__name__)
 SUFFIX = ".fluxkit_fill_guard"
 FILL_IMG_IN = 384  # FLUX.1 Fill's img_in inputs: 64 latent + 256 masked-picture latent + 64 mask (patchified)
@@ -96,7 +98,7 @@ def guard_prompt(prompt: dict, find_file) -> dict:
         prompt[guard] = {
             "class_type": "FluxKitFillGuard",
             "inputs": {"model": [loader, slot]},
-            "_meta": {"title": "FluxKit Fill Guard (added: the model is FLUX.1 Fill)"},
+            "_meta": {"title": f"{FILL_GUARD} (added for node {loader})"},
         }
         log.info(
             "FluxKit: node %s loads FLUX.1 Fill; sampling it checks for InpaintModelConditioning", loader

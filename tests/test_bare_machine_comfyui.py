@@ -42,7 +42,9 @@ def mirror_of(checkout: Path, tag: str, folder: Path) -> tuple[str, str]:
     git("--work-tree", str(checkout), "add", "-A", ".", cwd=folder)
     git("commit", "-qm", f"ComfyUI {tag}", cwd=folder)
     git("tag", tag, cwd=folder)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, check=True)
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, check=True
+    )
     return folder.as_uri(), commit.stdout.strip()
 
 

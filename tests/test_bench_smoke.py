@@ -36,7 +36,9 @@ def test_seam_bench_runs_and_its_numbers_mean_what_they_say():
         assert all(m["far_max_levels"] == 0 for m in rows.values())
         plain, best = rows["0.1 stitch (no correction)"], rows["default: global + align + multiband"]
         oracle = rows[bench_seams.ORACLE]
-        assert best["core"] <= 1.25 * oracle["core"] and best["core"] < 0.5 * plain["core"]  # the goal (issue 32)
+        assert (
+            best["core"] <= 1.25 * oracle["core"] and best["core"] < 0.5 * plain["core"]
+        )  # the goal (issue 32)
         assert best["seam"] < plain["seam"]
 
 

@@ -74,16 +74,10 @@ def test_the_guard_checks_what_sampling_evaluates_and_changes_nothing_else(
     assert node.execute(guarded).result[0] is guarded  # already guarded
 
 
-def test_the_prompt_guard_finds_fill_files_by_their_header(tmp_path):
-    import importlib.util
+def test_the_prompt_guard_finds_fill_files_by_their_header(live_comfy, tmp_path):
+    import sys
 
-    from fluxkit_comfy.inprocess import REPO_ROOT
-
-    spec = importlib.util.spec_from_file_location(
-        "fill_prompt_guard", REPO_ROOT / "nodes" / "fill_prompt_guard.py"
-    )
-    guard = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(guard)  # the handler imports nothing of ComfyUI until a server calls it
+    guard = sys.modules[f"{live_comfy.pack.__name__}.nodes.fill_prompt_guard"]  # loaded with the pack
     files = {}
     for name, width in (("fill.safetensors", 384), ("dev.safetensors", 64)):
         files[name] = tmp_path / name
@@ -107,6 +101,7 @@ def test_the_prompt_guard_finds_fill_files_by_their_header(tmp_path):
         0,
     ]
     assert out["1.fluxkit_fill_guard"]["inputs"] == {"model": ["1", 0]} and len(out) == 5
+    assert out["1.fluxkit_fill_guard"]["class_type"] == "FluxKitFillGuard"
     assert guard.guard_prompt(json.loads(json.dumps(out)), lambda f, n: str(tmp_path / n)) == out  # once only
 
 

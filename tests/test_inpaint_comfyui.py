@@ -42,12 +42,18 @@ def test_stitch_node_undoes_a_known_shift_reports_it_and_names_bad_input(live_co
     crop_node = live_comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintCrop"]
     stitch_node = live_comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintStitch"]
     ramp = torch.linspace(0, 1, 240).view(1, 1, 240, 1) * torch.linspace(0.3, 1, 160).view(1, 160, 1, 1)
-    image = (ramp + 0.15 * torch.sin(torch.arange(240) / 3.0).view(1, 1, 240, 1)).clamp(0, 1).expand(1, 160, 240, 3)
+    image = (
+        (ramp + 0.15 * torch.sin(torch.arange(240) / 3.0).view(1, 1, 240, 1))
+        .clamp(0, 1)
+        .expand(1, 160, 240, 3)
+    )
     image = image * torch.tensor([1.0, 0.8, 0.6])
     mask = torch.zeros(1, 160, 240)
     mask[:, 60:100, 90:150] = 1.0
     crops, _, record = crop_node.execute(image, mask, 256, 0.5, 16, 0, 8, False).result
-    gen = linear_to_srgb(srgb_to_linear(warp(crops[0], -2.0, 0.0, "bicubic")) * torch.tensor([1.08, 1.0, 0.9]))[None]
+    gen = linear_to_srgb(
+        srgb_to_linear(warp(crops[0], -2.0, 0.0, "bicubic")) * torch.tensor([1.08, 1.0, 0.9])
+    )[None]
     out = stitch_node.execute(record, gen, True, 16)
     text = "\n".join(out.ui["text"]) if isinstance(out.ui, dict) else str(out.ui.as_dict())
     assert "moved the picture (+" in text and "gain R×1.0" in text, text
@@ -59,8 +65,13 @@ def test_stitch_node_undoes_a_known_shift_reports_it_and_names_bad_input(live_co
     two = mask.clone()
     two[:, 10:30, 10:30] = 1.0
     two[:, 130:150, 200:230] = 1.0
-    assert crop_node.execute(image, two, 64, 0.5, 8, 0, 4, False).result[0].shape[0] == 3  # "separate" by default
-    assert crop_node.execute(image, two, 64, 0.5, 8, 0, 4, False, "long_side", "together").result[0].shape[0] == 1
+    assert (
+        crop_node.execute(image, two, 64, 0.5, 8, 0, 4, False).result[0].shape[0] == 3
+    )  # "separate" by default
+    assert (
+        crop_node.execute(image, two, 64, 0.5, 8, 0, 4, False, "long_side", "together").result[0].shape[0]
+        == 1
+    )
     for bad, words in ((gen[:, :100], "but the crop was"), (gen * float("nan"), "NaN")):
         with pytest.raises(FluxKitError) as raised:
             stitch_node.execute(record, bad, True, 16)
