@@ -3,6 +3,10 @@
 - `core_model_patcher()`: the patcher class core uses for its own ControlNets and encoders. 0.3.64 has only
   `ModelPatcher`; 0.28+ has `CoreModelPatcher`, which `main.py` rebinds to `ModelPatcherDynamic` when dynamic VRAM
   is on, so it is looked up at call time, never cached at import.
+- `patcher_options(cls, path)`: what else a patcher of `cls` takes: after 0.33 core's patchers take `fast_disk`
+  (is the file on storage fast enough to stream weights from; `comfy.storage.model_fast_disk`), which core's
+  ControlNet loaders pass and its MultiGPU clones carry on. Read off the class's signature, so older releases get
+  nothing extra.
 - `logical_shapes(module)`: the shapes weights have as tensors of the model, whatever their storage: GGUF layers
   (city96/ComfyUI-GGUF) hold packed bytes and report fake byte-shaped tensors in `state_dict()`, e.g. (3072, 3264)
   for a Q8_0 (3072, 3072) weight; their tensors carry the real shape as `tensor_shape`.
@@ -14,6 +18,9 @@ docs/COMPAT.md lists every ComfyUI API FluxKit uses and how each release differs
 """
 
 from __future__ import annotations
+
+import importlib
+import inspect
 
 import comfy.model_patcher
 import torch
@@ -30,6 +37,32 @@ def core_model_patcher():
         return comfy.model_patcher.CoreModelPatcher  # 0.4+
     except AttributeError:  # 0.3.x
         return comfy.model_patcher.ModelPatcher
+
+
+def patcher_options(cls, source_path: str | None = None, fast_disk: bool | None = None) -> dict:
+    """Keyword arguments beyond (model, load_device, offload_device) that patcher class `cls` accepts: `fast_disk`
+    where its __init__ has it (`fast_disk` given, else judged from `source_path` as core does)."""
+    try:
+        accepted = inspect.signature(cls.__init__).parameters
+    except (TypeError, ValueError):
+        return {}
+    if "fast_disk" not in accepted:
+        return {}
+    if fast_disk is None:
+        fast_disk = model_fast_disk(source_path) if source_path else False
+    return {"fast_disk": bool(fast_disk)}
+
+
+def model_fast_disk(path: str) -> bool:
+    """Core's storage policy for a model file (after 0.33: NVMe fast enough to stream from); False before it."""
+    try:
+        storage = importlib.import_module("comfy.storage")  # after 0.33
+    except ImportError:
+        return False
+    try:
+        return bool(storage.model_fast_disk([path]))
+    except AttributeError:
+        return False
 
 
 def logical_shapes(module) -> dict[str, tuple[int, ...]]:

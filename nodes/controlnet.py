@@ -17,7 +17,7 @@ from ..flux_core.inpaint.mask import as_batch, mask_overlay, pair_batches
 from ..flux_core.safetensors_io import read_safetensors_header
 from . import comfy_types as t
 from .choices import Choice, Choices
-from .comfy_compat import core_model_patcher
+from .comfy_compat import core_model_patcher, patcher_options
 from .inpaint_control import FluxKitInpaintControl
 from .names import INPAINT_CN_APPLY, INPAINT_CN_LOADER, named_errors
 
@@ -65,7 +65,13 @@ def load_inpaint_control(path: str, weight_dtype: str = WEIGHT_DTYPES[0]) -> Flu
     )
     # the class core wraps its own ControlNets in (ModelPatcherDynamic under dynamic VRAM), so that FLUX and the
     # ControlNet are managed alike in one load_models_gpu call
-    patcher = core_model_patcher()(network, load_device=load_device, offload_device=offload_device)
+    patcher_class = core_model_patcher()
+    patcher = patcher_class(
+        network,
+        load_device=load_device,
+        offload_device=offload_device,
+        **patcher_options(patcher_class, path),
+    )
     log.info("FluxKit: loaded inpainting ControlNet %s (%s)", path, network.config)
     return FluxKitInpaintControl(network, patcher, load_device, compute_dtype=manual_cast or unet_dtype)
 

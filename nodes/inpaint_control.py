@@ -4,8 +4,12 @@ ComfyUI's samplers call `get_control(x, sigma, cond, batched_number, transformer
 every conditioning that carries a control; the FLUX model adds `control["input"][i]` to its image tokens after
 double block i. This class:
 
-- builds the 17-channel control latent once per prompt (first call), reuses it for every step and for both CFG
-  passes, and frees it in `cleanup()`;
+- builds the 17-channel control latent once per prompt and latent size (first call), reuses it for every step and
+  both CFG passes, keeps the last HINT_SIZES sizes (area composition alternates crop sizes every step) and frees them
+  where core's ControlBase clears its `cond_hints` (0.38): in `set_inpaint` (core: `set_cond_hint`) and `cleanup()`;
+- follows ControlBase's newer contract where the running ComfyUI has it (comfy/controlnet.py at Comfy-Org/ComfyUI
+  03b1ca6): MultiGPU copies carry the patcher's `fast_disk`, `cond_hints`/`control_inputs` are cleared by the base
+  class's `cleanup`;
 - runs only the ControlNet blocks whose residuals the interleave rule uses (alimama's 6th is never used on FLUX);
 - returns a per-base-block list following the schedule, summed with any earlier ControlNet in the chain;
 - skips all work outside the start/end window (checked on sigma, as core does).
@@ -24,10 +28,11 @@ import torch
 from ..flux_core.control_input import build_control_latent, image_ids, pack_tokens
 from ..flux_core.errors import FluxKitError
 from ..flux_core.residual_schedule import ResidualRule, residual_schedule, residuals_used
-from .comfy_compat import flux1_config, flux1_variant
+from .comfy_compat import flux1_config, flux1_variant, patcher_options
 from .names import INPAINT_CN_APPLY
 
 log = logging.getLogger(__name__)
+HINT_SIZES = 2  # latent sizes whose control tokens are kept at once (core's ControlNet keeps two)
 
 
 class FluxKitInpaintControl(comfy.controlnet.ControlBase):
@@ -46,8 +51,9 @@ class FluxKitInpaintControl(comfy.controlnet.ControlBase):
         self.mask = None  # [B, H, W], 1 = repaint
         self.binarize = True
         self.encode_count = 0  # observability: how often the control image was VAE-encoded
-        self._control_tokens = None  # cached [B, L, 68] for the current prompt
-        self._cache_hw = None
+        self._tokens_by_hw: dict[
+            tuple[int, int], torch.Tensor
+        ] = {}  # [B, L, 68] per latent size, this prompt
         self._model_sampling = None
         self._latent_format = None
         self._schedule = None
@@ -56,6 +62,7 @@ class FluxKitInpaintControl(comfy.controlnet.ControlBase):
     def set_inpaint(self, image, mask, vae, strength: float, percent_range, binarize: bool):
         self.image, self.mask, self.vae = image, mask, vae
         self.strength, self.timestep_percent_range, self.binarize = strength, percent_range, binarize
+        self._tokens_by_hw.clear()  # a new picture: what core's set_cond_hint does to its cond_hints
         return self
 
     def copy(self):
@@ -70,8 +77,11 @@ class FluxKitInpaintControl(comfy.controlnet.ControlBase):
         `autoregister` it is kept in `multigpu_clones`, where the sampler's per-device threads look it up."""
         c = self.copy()
         c.network = copy.deepcopy(self.network)
+        options = patcher_options(
+            comfy.model_patcher.ModelPatcher, fast_disk=getattr(self.patcher, "fast_disk", False)
+        )
         c.patcher = comfy.model_patcher.ModelPatcher(
-            c.network, load_device=load_device, offload_device=mm.unet_offload_device()
+            c.network, load_device=load_device, offload_device=mm.unet_offload_device(), **options
         )
         c.load_device = load_device
         if autoregister:
@@ -100,7 +110,7 @@ class FluxKitInpaintControl(comfy.controlnet.ControlBase):
         )
 
     def cleanup(self):
-        self._control_tokens, self._cache_hw = None, None
+        self._tokens_by_hw.clear()
         self._model_sampling = self._latent_format = self._schedule = None
         super().cleanup()
 
@@ -144,10 +154,10 @@ class FluxKitInpaintControl(comfy.controlnet.ControlBase):
 
     # --- helpers -------------------------------------------------------------------------------------------------
     def _control_for(self, x_noisy) -> torch.Tensor:
-        """Packed control tokens [Bc, L, 68] for this latent size; VAE-encoded once per prompt."""
+        """Packed control tokens [Bc, L, 68] for this latent size; VAE-encoded once per prompt and size."""
         hw = tuple(x_noisy.shape[-2:])
-        if self._control_tokens is not None and self._cache_hw == hw:
-            return self._control_tokens
+        if hw in self._tokens_by_hw:
+            return self._tokens_by_hw[hw]
         if self.vae is None:
             raise FluxKitError(
                 f"{INPAINT_CN_APPLY}: no VAE connected; the inpainting ControlNet needs the FLUX VAE"
@@ -158,8 +168,10 @@ class FluxKitInpaintControl(comfy.controlnet.ControlBase):
             image, mask, self._encode, binarize=self.binarize, where=INPAINT_CN_APPLY
         )
         mm.load_models_gpu(loaded)
-        self._control_tokens, self._cache_hw = pack_tokens(latent), hw
-        return self._control_tokens
+        while len(self._tokens_by_hw) >= HINT_SIZES:  # the oldest size goes, as core keeps its cond_hints
+            self._tokens_by_hw.pop(next(iter(self._tokens_by_hw)))
+        self._tokens_by_hw[hw] = pack_tokens(latent)
+        return self._tokens_by_hw[hw]
 
     def _encode(self, pixels: torch.Tensor) -> torch.Tensor:
         self.encode_count += 1

@@ -186,3 +186,90 @@ def test_flux1_is_detected_by_comfyui_config_and_other_families_are_clear_errors
     ):
         lora = live_comfy.import_module(f"{live_comfy.pack.__name__}.nodes.lora")
         lora.model_shapes(_as_model(sm.Flux, **families["flux2"][1]))
+
+
+def test_fast_disk_goes_to_patchers_that_take_it_as_core_038_passes_it(live_comfy, cn_name, monkeypatch):
+    """After 0.33 core's patchers take `fast_disk` (comfy.storage's verdict on the file) and its MultiGPU clones carry
+    it on. A patcher class with that signature, and a storage policy that answers True, stand in for such a release
+    here; the running release's own classes (without it) still load."""
+    import sys
+
+    import comfy.model_patcher as mp
+
+    plain = load_fluxkit_cn(live_comfy, cn_name)
+    assert not hasattr(plain.patcher, "fast_disk")  # 0.3.64 / 0.33: nothing extra is passed
+
+    class Patcher038(mp.ModelPatcher):
+        def __init__(
+            self, model, load_device, offload_device, size=0, weight_inplace_update=False, fast_disk=False
+        ):
+            super().__init__(model, load_device, offload_device, size, weight_inplace_update)
+            self.fast_disk = fast_disk
+
+    storage = types.ModuleType("comfy.storage")
+    storage.model_fast_disk = lambda paths: all(p.endswith(".safetensors") for p in paths)
+    monkeypatch.setitem(sys.modules, "comfy.storage", storage)
+    monkeypatch.setattr(mp, "CoreModelPatcher", Patcher038, raising=False)
+    monkeypatch.setattr(mp, "ModelPatcher", Patcher038)
+    control = load_fluxkit_cn(live_comfy, cn_name)
+    assert type(control.patcher) is Patcher038 and control.patcher.fast_disk is True
+    clone = control.deepclone_multigpu(torch.device("cpu", 1))
+    assert type(clone.patcher) is Patcher038 and clone.patcher.fast_disk is True
+
+
+def test_control_tokens_are_kept_per_latent_size_and_cleared_where_core_clears_its_hints(
+    live_comfy, cn_name, thin_models
+):
+    """Area composition calls one ControlNet with alternating latent sizes every step: the last two sizes' tokens
+    are kept (as core keeps two cond_hints), so A, B, A, B encodes twice; a third size evicts the oldest; a new
+    picture (set_inpaint, core's set_cond_hint) and cleanup drop them all."""
+    import comfy.latent_formats
+    import comfy.sd
+    import comfy.utils
+
+    control = load_fluxkit_cn(live_comfy, cn_name).copy()
+    vae = comfy.sd.VAE(sd=comfy.utils.load_torch_file(thin_models["vae"]))
+    image, mask = torch.rand(1, 64, 64, 3), torch.zeros(1, 64, 64)
+    control.set_inpaint(image, mask, vae, 1.0, (0.0, 1.0), True)
+    control._latent_format = comfy.latent_formats.Flux()
+    a, b, c = torch.zeros(1, 16, 8, 8), torch.zeros(1, 16, 6, 8), torch.zeros(1, 16, 8, 6)
+    for x in (a, b, a, b):
+        control._control_for(x)
+    assert control.encode_count == 2
+    control._control_for(c)  # evicts a
+    control._control_for(b)
+    control._control_for(a)
+    assert control.encode_count == 4
+    control.set_inpaint(image, mask, vae, 1.0, (0.0, 1.0), True)
+    control._control_for(a)
+    assert control.encode_count == 5
+    control.cleanup()
+    control._latent_format = comfy.latent_formats.Flux()
+    control._control_for(a)
+    assert control.encode_count == 6
+    assert getattr(control, "cond_hints", {}) == {} and getattr(control, "control_inputs", {}) == {}
+
+
+def test_applying_and_dropping_controls_never_detaches_the_loaded_controlnet(live_comfy, cn_name):
+    """Since 0.28 a ModelPatcher that is garbage-collected detaches its model (and a dynamic one unpins it when it is
+    the last). FluxKit's apply node hands out copies that share the loader's patcher, never patchers of their own:
+    dropping any number of them leaves the loaded ControlNet attached."""
+    import gc
+
+    import comfy.patcher_extension as ext
+
+    control = load_fluxkit_cn(live_comfy, cn_name)
+    detached = []
+    control.patcher.add_callback(
+        ext.CallbacksMP.ON_DETACH, lambda patcher, unpatch_all: detached.append(patcher)
+    )
+    apply = live_comfy.nodes.NODE_CLASS_MAPPINGS["FluxKitInpaintControlNetApply"]
+    image, mask = torch.rand(1, 64, 64, 3), torch.zeros(1, 64, 64)
+    pos = [[torch.randn(1, 8, 4096), {"pooled_output": torch.randn(1, 768)}]]
+    for _ in range(3):
+        out = apply.execute(pos, pos, control, None, image, mask, 1.0, 0.0, 1.0).result
+        copies = [c[1]["control"] for c in out[0]]
+        assert all(c.patcher is control.patcher for c in copies) and control.patcher in copies[0].get_models()
+        del out, copies
+    gc.collect()
+    assert detached == []
