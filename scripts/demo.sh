@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/env.sh
 . scripts/env.sh
 
-comfy=$(fluxkit_find_comfyuis | head -n 1)
+mapfile -t comfys < <(fluxkit_find_comfyuis)
+comfy=${comfys[0]:-}
 if [ -z "$comfy" ]; then
   comfy=$(fluxkit_fetch_comfyui) || exit 1
 fi
