@@ -69,3 +69,74 @@ def test_gpu_step_script_runs_tiny_on_cpu(comfyui_path, tmp_path):
         assert r[key] > 0, key
     assert r["cn_blocks_run_fluxkit"] == 2 and r["img_tokens"] == 64
     assert r["floor_step_s"] > r["floor_base_s"]  # the ControlNet adds FLOPs
+
+
+@pytest.mark.comfyui
+def test_gpu_run_script_runs_tiny_on_cpu(comfyui_path, thin_models, tmp_path):
+    """bench.gpu_run, the lent-GPU command, at tiny size on the CPU: its models, a real ComfyUI server with the probe
+    node, FluxKit's and core's graphs, the JSON and the table (the step stage is test_gpu_step_script_runs_tiny_on_cpu)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from fluxkit_comfy.inprocess import REPO_ROOT
+
+    work = (
+        Path(thin_models["flux"]).parent.parent / "gpu-run-tiny"
+    )  # reused across runs: the models are cached
+    runs = "inpainting_turbo_8step:fluxkit:default,inpainting_turbo_8step:core:default,fill_inpaint_turbo_8step:fluxkit:default"
+    cmd = [sys.executable, "-m", "bench.gpu_run", "--tiny", "--device", "cpu", "--comfyui", str(comfyui_path),
+           "--repeats", "1", "--skip-step", "--runs", runs, "--work", str(work), "--out", str(tmp_path)]  # fmt: skip
+    done = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    r = json.loads((tmp_path / "gpu_run_tiny.json").read_text())
+    assert r["env"]["device"] == "cpu" and r["env"]["comfyui"] and r["models"]["gb"] > 1
+    assert set(r["runs"]) == {k.replace(":", "|") for k in runs.split(",")}
+    for key, row in r["runs"].items():
+        assert row["s_per_step"] > 0 and row["s_per_prompt"] > row["s_per_step"] and row["steps"] == 2, (
+            key,
+            row,
+        )
+        assert row["peak_alloc_gb"] is None and row["server_peak_rss_gb"] > 0.5  # no CUDA: the probe says so
+    ratio = r["ratios"]["inpainting_turbo_8step|default"]
+    assert ratio["per_step"] > 0 and r["goals"]["fluxkit_vs_core_per_step"] == ratio["per_step"]
+    assert "FluxKit/core inpainting_turbo_8step|default" in done.stdout
+
+
+def test_gpu_carry_folder_is_the_pruned_checkout_and_trimmed_stubbed_wheels(tmp_path):
+    """bench.gpu_pack's pieces, offline: the ComfyUI copy leaves out tests and tokenizer vocabularies, a trimmed wheel
+    loses only the named members (and their RECORD lines), a stub imports and answers any name."""
+    import subprocess
+    import sys
+    import tarfile
+    import zipfile
+
+    from bench import gpu_pack
+
+    comfy = tmp_path / "ComfyUI"
+    for rel in ("main.py", "comfy/sd.py", "comfy/text_encoders/t5_tokenizer/tokenizer.json", "tests/test_x.py",
+                "comfy/text_encoders/llama.py", "requirements.txt"):  # fmt: skip
+        (comfy / rel).parent.mkdir(parents=True, exist_ok=True)
+        (comfy / rel).write_text("x = 1\n")
+    gpu_pack.copy_comfyui(comfy, tmp_path / "copy")
+    gpu_pack.compress(tmp_path / "copy", tmp_path / "c.tar.xz")
+    names = tarfile.open(tmp_path / "c.tar.xz").getnames()
+    assert "copy/main.py" in names and "copy/comfy/text_encoders/llama.py" in names
+    assert not any("tests" in n or n.endswith("tokenizer.json") for n in names)
+    wheel = tmp_path / "k-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.writestr("k/backends/hip/_C.abi3.so", b"0" * 1000)
+        z.writestr("k/__init__.py", "")
+        z.writestr("k-1.0.dist-info/RECORD", "k/backends/hip/_C.abi3.so,,\nk/__init__.py,,\n")
+    gpu_pack.trim(wheel, "k/backends/hip/_C")
+    with zipfile.ZipFile(wheel) as z:
+        assert z.namelist() == ["k/__init__.py", "k-1.0.dist-info/RECORD"]
+        assert z.read("k-1.0.dist-info/RECORD") == b"k/__init__.py,,\n"
+    gpu_pack.write_stub(tmp_path / "stubs", "av")
+    code = ("import av; from av.container import InputContainer; from av.video.reformatter import ColorRange; "
+            "print(isinstance(av.open('x'), type), isinstance(1, InputContainer))")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(tmp_path / "stubs")}, capture_output=True,
+                         text=True, timeout=60)  # fmt: skip
+    assert out.stdout.split() == ["True", "False"], out.stderr
+    assert gpu_pack.requirement_names("torch\nav>=16  # video\nfoo; extra == 'x'\ncomfy_kitchen==0.2") == [
+        "torch", "av", "comfy-kitchen"]  # fmt: skip

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 ENTRY_POINTS = (
     "fluxkit_tools.client", "fluxkit_tools.demo", "fluxkit_tools.download", "fluxkit_tools.dump_schemas",
     "fluxkit_tools.launch", "bench", "bench.bench_batch", "bench.bench_proxy", "bench.bench_lora_patch", "bench.bench_models",
-    "bench.bench_workflow", "bench.gpu_step", "bench.bench_seams", "fluxkit_workflows.build",
+    "bench.bench_workflow", "bench.gpu_step", "bench.bench_seams", "bench.gpu_run", "fluxkit_workflows.build",
     "fluxkit_workflows.interface",
 )  # fmt: skip
 
