@@ -9,6 +9,7 @@ import hashlib
 import http.server
 import json
 import os
+import sys
 import threading
 
 import pytest
@@ -44,6 +45,14 @@ class Hub(http.server.ThreadingHTTPServer):
         self.fail_first: list[int] = []
         self.cut_after: int | None = None
         self.wrong_offset = self.no_length = self.bad_length = False
+        self.dropped_by_client = 0
+
+    def handle_error(self, request, client_address):
+        """A client that stops reading (the downloader refusing a pin mismatch, say) is counted, not printed."""
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            self.dropped_by_client += 1
+            return
+        super().handle_error(request, client_address)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):

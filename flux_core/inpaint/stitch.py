@@ -106,6 +106,7 @@ def _check(generated: torch.Tensor, record: StitchRecord) -> None:
         )
 
 
+@torch.no_grad()
 def stitch(
     generated: torch.Tensor, record: StitchRecord, opts: Options = Options()
 ) -> tuple[torch.Tensor, str]:
