@@ -7,10 +7,20 @@ import logging
 from comfy_api.latest import io, ui
 
 from ..flux_core.inpaint import stitch as stitching
-from ..flux_core.inpaint.crop import crop
+from ..flux_core.inpaint.crop import HOLE_FILLS, crop
 from ..flux_core.inpaint.mask import INVERTED_COVERAGE, as_batch, looks_inverted, prepare
 from . import comfy_types as t
-from .inpaint_inputs import ALIGN, BLEND, REGIONS, SIZE_PRESET, SIZES, TONE_FIT, crop_inputs, stitch_inputs
+from .inpaint_inputs import (
+    ALIGN,
+    BLEND,
+    HOLE_FILL,
+    REGIONS,
+    SIZE_PRESET,
+    SIZES,
+    TONE_FIT,
+    crop_inputs,
+    stitch_inputs,
+)
 from .names import INPAINT_CROP, INPAINT_STITCH, named_errors
 
 log = logging.getLogger(__name__)
@@ -41,9 +51,14 @@ class FluxKitInpaintCrop(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, size_preset: str | None = None, regions: str | None = None) -> bool | str:
-        ok = SIZE_PRESET.accepts(size_preset)
-        return ok if ok is not True else REGIONS.accepts(regions)
+    def validate_inputs(
+        cls, size_preset: str | None = None, regions: str | None = None, hole_fill: str | None = None
+    ) -> bool | str:
+        for table, value in ((SIZE_PRESET, size_preset), (REGIONS, regions), (HOLE_FILL, hole_fill)):
+            ok = table.accepts(value)
+            if ok is not True:
+                return ok
+        return True
 
     @classmethod
     def execute(
@@ -58,6 +73,7 @@ class FluxKitInpaintCrop(io.ComfyNode):
         invert_mask,
         size_preset: str = SIZE_PRESET.default,
         regions: str = REGIONS.default,
+        hole_fill: str = HOLE_FILL.default,
     ) -> io.NodeOutput:
         with named_errors(INPAINT_CROP):
             m = as_batch(mask, INPAINT_CROP)
@@ -76,6 +92,7 @@ class FluxKitInpaintCrop(io.ComfyNode):
             crops, holes, record = crop(
                 image, hole, blend, resolution, context, min_context_px, INPAINT_CROP, sizes,
                 separate=REGIONS.resolve(regions) == "separate", feather_px=feather_px,
+                fill=HOLE_FILLS[HOLE_FILL.resolve(hole_fill)],
             )  # fmt: skip
             text = f"{len(record.boxes)} crop(s) {record.out_size[1]}×{record.out_size[0]} from boxes " + str(
                 [(b.w, b.h) for b in record.boxes]

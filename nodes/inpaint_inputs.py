@@ -31,6 +31,16 @@ REGIONS = Choices(
         Choice("together", "one crop around every hole of a mask (FluxKit 0.1's behaviour)"),
     ),
 )  # fmt: skip
+HOLE_FILL = Choices(
+    INPAINT_CROP,
+    "hole_fill",
+    (
+        Choice("none", "the picture as it is (ControlNet, Fill and Kontext workflows)"),
+        Choice("green", "pure green: what fal's FLUX.2 [klein] inpaint/outpaint LoRA was trained on (its prompt: "
+               "'Fill the green spaces according to the image')"),
+        Choice("grey", "neutral mid-grey, for editing models asked to paint something new there"),
+    ),
+)  # fmt: skip
 TONE_FIT = Choices(
     INPAINT_STITCH,
     "tone_fit",
@@ -117,6 +127,11 @@ def crop_inputs() -> list:
         ),
         combo("size_preset", SIZE_PRESET, "The crop's size, for the model that samples it:"),
         combo("regions", REGIONS, "A mask with several holes:"),
+        combo(
+            "hole_fill",
+            HOLE_FILL,
+            "What the crop's hole shows the model (the stitch pastes only the model's result):",
+        ),
     ]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import torch
 
@@ -76,3 +78,16 @@ def test_stitch_node_undoes_a_known_shift_reports_it_and_names_bad_input(live_co
         with pytest.raises(FluxKitError) as raised:
             stitch_node.execute(record, bad, True, 16)
         assert str(raised.value).startswith("FluxKit Inpaint Stitch: ") and words in str(raised.value)
+
+
+def test_every_combo_id_of_crop_and_stitch_names_a_row_of_flux_cores_tables(live_comfy):
+    """The ids a workflow stores and the tables flux_core looks them up in agree both ways (a combo value with no
+    row would fail at run time; a row with no combo value would be unreachable)."""
+    from flux_core.inpaint.blend import BLENDS
+    from flux_core.inpaint.crop import HOLE_FILLS
+
+    inputs = sys.modules[f"{live_comfy.pack.__name__}.nodes.inpaint_inputs"]  # loaded with the pack
+    assert inputs.HOLE_FILL.ids() == list(HOLE_FILLS)
+    assert HOLE_FILLS["none"] is None and HOLE_FILLS["green"] == (0.0, 1.0, 0.0)
+    assert set(inputs.BLEND.ids()) == set(BLENDS)
+    assert set(inputs.SIZES) == set(inputs.SIZE_PRESET.ids())

@@ -215,3 +215,23 @@ def test_bad_generated_images_are_named():
         stitch(bad, rec)
     big, _ = stitch(torch.nn.functional.interpolate(crops.movedim(-1, 1), scale_factor=2).movedim(1, -1), rec)
     assert big.shape == img.shape  # a scaled copy of the crop (an upscaler's output) is fine
+
+
+def test_a_hole_fill_paints_only_the_crops_hole_and_the_stitch_pastes_the_model_not_the_fill():
+    from flux_core.inpaint.crop import HOLE_FILLS
+
+    img = torch.rand(1, 96, 96, 3, generator=torch.Generator().manual_seed(5))
+    hole, b = prepare(blob(96, 96, (30, 60), (30, 60)), feather_px=4)
+    plain, holes, rec = crop(img, hole, b, 96, feather_px=4)
+    green, _, rec_green = crop(img, hole, b, 96, feather_px=4, fill=HOLE_FILLS["green"])
+    inside = holes[0] > 0
+    assert 0 < int(inside.sum()) < inside.numel()
+    assert torch.equal(green[0][inside], torch.tensor([0.0, 1.0, 0.0]).expand(int(inside.sum()), 3))
+    assert torch.equal(green[0][~inside], plain[0][~inside])
+    model = torch.rand(plain.shape, generator=torch.Generator().manual_seed(6))  # what a model might paint
+    out, _ = stitch(model, rec, Options("off", "off", "linear"))
+    out_green, _ = stitch(model, rec_green, Options("off", "off", "linear"))
+    assert torch.equal(out_green, out)  # the fill never reaches the result: the record holds the original
+    far = torch.ones(96, 96, dtype=torch.bool)
+    far[20:70, 20:70] = False
+    assert torch.equal(out_green[0][far], img[0][far])

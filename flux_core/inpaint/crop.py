@@ -97,6 +97,16 @@ def output_size(w: int, h: int, resolution: int) -> tuple[int, int]:
     return snap(h), snap(w)
 
 
+# What the hole of a crop is painted with before the model sees it (the model's own convention), by id: "green" is
+# the pure green fal's FLUX.2 [klein] outpaint/inpaint LoRA was trained on ("Fill the green spaces according to the
+# image"), "grey" the neutral mid-grey of inpainting by editing. None: the picture as it is.
+HOLE_FILLS: dict[str, tuple[float, float, float] | None] = {
+    "none": None,
+    "green": (0.0, 1.0, 0.0),
+    "grey": (0.5, 0.5, 0.5),
+}
+
+
 # FLUX.1 Kontext's preferred (width, height) at ~1 MP: ComfyUI core's FluxKontextImageScale list
 # (comfy_extras/nodes_flux.py PREFERED_KONTEXT_RESOLUTIONS, the sizes Kontext was trained on).
 KONTEXT_SIZES = (
@@ -160,10 +170,12 @@ def crop(
     sizes: tuple[tuple[int, int], ...] | None = None,
     separate: bool = False,
     feather_px: int = 0,
+    fill: tuple[float, float, float] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, StitchRecord]:
     """→ (crops [N, h, w, C], crop holes [N, h, w] binary, record). All crops share one size (one IMAGE batch):
     long side `resolution` at the widest box's aspect, or with `sizes` (e.g. KONTEXT_SIZES) the listed size nearest
-    it. `separate`: far-apart regions of one mask get a crop each (N ≥ B), else one crop per image (N = B)."""
+    it. `separate`: far-apart regions of one mask get a crop each (N ≥ B), else one crop per image (N = B). `fill`:
+    an RGB colour painted over each crop's hole (HOLE_FILLS), for models that expect one there."""
     if resolution % SNAP:
         raise FluxKitError(f"{where}: resolution {resolution} must be a multiple of {SNAP}")
     images, hole = pair_batches(images, hole, where)
@@ -204,7 +216,20 @@ def crop(
         images, blend, hole, tuple(boxes), out_hw, tuple(empty), tuple(items), owner, tuple(region),
         feather_px, tuple(notes),
     )  # fmt: skip
-    return torch.stack(crops), (torch.stack(holes) >= 0.5).float(), record
+    holes_t = (torch.stack(holes) >= 0.5).float()
+    return paint_holes(torch.stack(crops), holes_t, fill), holes_t, record
+
+
+def paint_holes(
+    crops: torch.Tensor, holes: torch.Tensor, fill: tuple[float, float, float] | None
+) -> torch.Tensor:
+    """crops [N, h, w, C] with the RGB of every hole pixel (holes [N, h, w] > 0) set to `fill` (None: unchanged)."""
+    if fill is None:
+        return crops
+    colour = torch.tensor(fill, dtype=crops.dtype).view(1, 1, 1, 3)
+    out = crops.clone()
+    out[..., :3] = torch.where(holes[..., None] > 0, colour, crops[..., :3])
+    return out
 
 
 def original_crop(record: StitchRecord, j: int, hw: tuple[int, int] | None = None) -> torch.Tensor:
