@@ -29,6 +29,21 @@ QWEN_CONNECTOR = "connector.pt"  # Djrango/Qwen2vl-Flux qwen2-vl/connector.pt �
 QWEN_T5_EMBEDDER = "t5_embedder.pt"  # Djrango/Qwen2vl-Flux qwen2-vl/t5_embedder.pt → models/qwen2vl_flux
 QWEN_UNION_CN = "Qwen2vl-Flux-ControlNet.safetensors"  # Djrango/Qwen2vl-Flux controlnet/ → models/controlnet
 DEPTH_ANYTHING_FOLDER = "Depth-Anything-V2-Large-hf"  # depth-anything/…, a folder → models/depth_anything/
+# FLUX.2 [klein] (ComfyUI 0.28+): the distilled 4B (Apache-2.0) in bf16 (Comfy-Org's repack) and BFL's fp8, the
+# distilled 9B (FLUX Non-Commercial), the Qwen3 text encoders, the FLUX.2 VAE, fal's outpaint/inpaint LoRA for 4B
+KLEIN_4B = (
+    "flux-2-klein-4b.safetensors"  # Comfy-Org/flux2-klein-4B split_files/diffusion_models → diffusion_models
+)
+KLEIN_4B_FP8 = "flux-2-klein-4b-fp8.safetensors"  # black-forest-labs/FLUX.2-klein-4b-fp8 → diffusion_models
+KLEIN_9B = "flux-2-klein-9b.safetensors"  # black-forest-labs/FLUX.2-klein-9B → diffusion_models
+QWEN3_4B = (
+    "qwen_3_4b.safetensors"  # Comfy-Org split_files/text_encoders → text_encoders (CLIPLoader type flux2)
+)
+QWEN3_8B = (
+    "qwen_3_8b_fp8mixed.safetensors"  # Comfy-Org/flux2-klein-9B split_files/text_encoders → text_encoders
+)
+FLUX2_VAE = "flux2-vae.safetensors"  # Comfy-Org/vae-text-encorder-for-flux-klein-4b split_files/vae → vae
+KLEIN_OUTPAINT_LORA = "flux-2-klein-4B-outpaint-lora.safetensors"  # fal/flux-2-klein-4B-outpaint-lora → loras
 
 MANIFEST = Path(__file__).with_name("models.json")  # every file: folder, hub repos, size, sha256; presets
 

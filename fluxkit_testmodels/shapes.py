@@ -136,9 +136,9 @@ def _mid(prefix: str, c: int) -> Iterator[tuple[str, Shape]]:
     yield from _resnet(f"{prefix}.mid.block_2", c, c)
 
 
-def flux_vae_shapes() -> dict[str, Shape]:
-    """Key → shape of the FLUX VAE (ae.safetensors, ldm naming, 16 latent channels)."""
-    z, ch, mult = FLUX_LATENT_CHANNELS, VAE_BASE, VAE_MULT
+def flux_vae_shapes(z: int = FLUX_LATENT_CHANNELS) -> dict[str, Shape]:
+    """Key → shape of the FLUX VAE (ae.safetensors, ldm naming, `z` = 16 latent channels; FLUX.2's has 32)."""
+    ch, mult = VAE_BASE, VAE_MULT
     out: list[tuple[str, Shape]] = [
         ("encoder.conv_in.weight", (ch, 3, 3, 3)),
         ("encoder.conv_in.bias", (ch,)),

@@ -40,7 +40,7 @@ def thin_variant(api: dict, prompt_file: str, resolution: int) -> dict:
                 "class_type": "FluxKitLoadConditioning",
                 "_meta": {"title": f"{node['_meta']['title']} (saved conditioning)"},
             }
-        elif kind == "DualCLIPLoader":
+        elif kind in ("DualCLIPLoader", "CLIPLoader"):  # its only consumers were the text encoders
             del out[node_id]
         elif kind == "FluxKitInpaintCrop":
             node["inputs"]["resolution"] = resolution

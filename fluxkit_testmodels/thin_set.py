@@ -18,9 +18,11 @@ from flux_core.conditioning_io import save_conditioning
 from fluxkit_catalog import model_files as mf
 
 from . import shapes as tm
+from . import thin_klein
 
 THIN_VERSION = "v2"  # v2: the tiny Qwen2-VL config.json in the published layout
 PROMPT_FILE = "fluxkit-thin-prompt.safetensors"
+KLEIN_PROMPT_FILE = "fluxkit-thin-klein-prompt.safetensors"  # Qwen3 states (7680 wide), no pooled vector
 
 
 def thin_dir() -> Path:
@@ -87,6 +89,10 @@ GENERATORS = {
     "qwen_t5_embedder": ("qwen2vl-flux-t5_embedder.pt", _t5_embedder),
     "union_controlnet": ("qwen2vl-flux-union-cn-thin.safetensors", _union_cn),
     "depth_anything": ("tiny-depth-anything-v2", _depth_anything),  # a folder
+    "klein": ("flux-2-klein-thin.safetensors", thin_klein.write_thin_klein),
+    "flux2_vae": ("flux2-vae-thin.safetensors", thin_klein.write_thin_flux2_vae),
+    "klein_conditioning": (KLEIN_PROMPT_FILE, thin_klein.write_klein_prompt),
+    "klein_lora": ("klein-inpaint-lora-thin.safetensors", thin_klein.write_thin_klein_lora),
 }
 # Where each thin file stands in for a published file (the folder comes from models.json).
 STANDS_FOR = {
@@ -99,10 +105,14 @@ STANDS_FOR = {
     "qwen_connector": mf.QWEN_CONNECTOR,
     "qwen_t5_embedder": mf.QWEN_T5_EMBEDDER,
     "union_controlnet": mf.QWEN_UNION_CN,
+    "klein": mf.KLEIN_4B,
+    "flux2_vae": mf.FLUX2_VAE,
+    "klein_lora": mf.KLEIN_OUTPAINT_LORA,
 }
 # Not manifest files: FluxKit's own saved-conditioning folder and the Qwen2-VL model folder.
 EXTRA_PLACES = {
     "conditioning": ("fluxkit_conditioning", PROMPT_FILE),
+    "klein_conditioning": ("fluxkit_conditioning", KLEIN_PROMPT_FILE),
     "qwen2vl": ("qwen2vl", mf.QWEN2VL_FOLDER),
     "depth_anything": ("depth_anything", mf.DEPTH_ANYTHING_FOLDER),
 }

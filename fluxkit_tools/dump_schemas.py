@@ -17,7 +17,7 @@ import json
 import sys
 
 import fluxkit_cli as cli
-from fluxkit_workflows.schemas import CORE_SUBSET, FILE_INPUTS, FLUXKIT_SCHEMAS
+from fluxkit_workflows.schemas import CORE_NEWER, CORE_SUBSET, FILE_INPUTS, FLUXKIT_SCHEMAS
 
 # Core node types FluxKit's workflows (and its tests' variants of them) use.
 CORE_NODES = sorted({
@@ -28,6 +28,9 @@ CORE_NODES = sorted({
     "ControlNetLoader", "ControlNetInpaintingAliMamaApply", "SplitSigmasDenoise", "ControlNetApplyAdvanced", "Canny",
     "InpaintModelConditioning", "ImagePadForOutpaint", "ReferenceLatent", "GetImageSize",
 })  # fmt: skip
+# Core node types only newer ComfyUI has, or whose choices grew after 0.3.64, that the FLUX.2 [klein] workflows use;
+# dumped from a live ComfyUI ≥ 0.28 (`--core-newer`) and read over the 0.3.64 schemas.
+NEWER_CORE_NODES = ("CLIPLoader", "EmptyFlux2LatentImage", "Flux2Scheduler")
 DROPPED_KEYS = ("description", "output_tooltips", "python_module")
 # The NodeInfo fields FluxKit's node definitions decide. ComfyUI adds fields of its own from release to release
 # (0.28: dev_only, has_intermediate_output, is_input_list, …); those are not FluxKit's interface and are left out, so
@@ -67,19 +70,41 @@ def _is_model_entry(input_name: str, option: str) -> bool:
     return input_name == "model_folder" or option.lower().endswith(MODEL_SUFFIXES)
 
 
+def empty_file_lists(info: dict) -> dict:
+    """`info` with the choices that list files on this machine removed (fixed choices such as "none" kept)."""
+    for section in info.get("input", {}).values():
+        for name, spec in section.items():
+            if name in FILE_INPUTS and _options(spec) is not None:
+                fixed = [o for o in _options(spec) if not _is_model_entry(name, o)]
+                if isinstance(spec[0], list):
+                    spec[0] = fixed
+                else:
+                    spec[1]["options"] = fixed
+    return info
+
+
+def newer_core_schemas(url: str) -> dict[str, dict]:
+    """NEWER_CORE_NODES as the ComfyUI server at `url` answers `/object_info/<node>` (interface only, no file
+    lists). Raises SystemExit naming the node when that ComfyUI is too old to have one."""
+    import urllib.request
+
+    out = {}
+    for name in NEWER_CORE_NODES:
+        with urllib.request.urlopen(f"{url}/object_info/{name}", timeout=60) as r:
+            info = json.loads(r.read())
+        if name not in info:
+            raise SystemExit(f"ComfyUI at {url} has no {name} node (FLUX.2 [klein] needs 0.28 or newer)")
+        out[name] = interface_only(empty_file_lists(info[name]))
+    return out
+
+
 def live_schemas(env) -> dict[str, dict]:
     """Schemas of every FluxKit node in a booted ComfyUI (`fluxkit_comfy.inprocess.boot`), file lists emptied."""
     out = {}
     for node_id in env.fluxkit_ids:
-        info = json.loads(json.dumps(env.nodes.NODE_CLASS_MAPPINGS[node_id].GET_NODE_INFO_V1()))
-        for section in info.get("input", {}).values():
-            for name, spec in section.items():
-                if name in FILE_INPUTS and _options(spec) is not None:
-                    fixed = [o for o in _options(spec) if not _is_model_entry(name, o)]  # e.g. "none"
-                    if isinstance(spec[0], list):
-                        spec[0] = fixed
-                    else:
-                        spec[1]["options"] = fixed
+        info = empty_file_lists(
+            json.loads(json.dumps(env.nodes.NODE_CLASS_MAPPINGS[node_id].GET_NODE_INFO_V1()))
+        )
         out[node_id] = {k: info[k] for k in FLUXKIT_OWNED_KEYS if k in info}
     return out
 
@@ -90,7 +115,30 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = cli.Parser(prog="python -m fluxkit_tools.dump_schemas", description=__doc__.split("\n\n")[0])
     parser.add_argument("--core", action="store_true", help="the core nodes' subset instead of FluxKit's")
-    if parser.parse_args(argv).core:
+    parser.add_argument(
+        "--core-newer", action="store_true", help="the core nodes only newer ComfyUI has (live)"
+    )
+    args = parser.parse_args(argv)
+    if args.core_newer:
+        path = comfy_env.find_comfyui()
+        if path is None:
+            print(
+                "no ComfyUI found: set COMFYUI_PATH to a ComfyUI with FLUX.2 [klein] (0.28+)", file=sys.stderr
+            )
+            return 2
+        import tempfile
+        from pathlib import Path
+
+        from fluxkit_comfy.server import ComfyServer
+
+        with tempfile.TemporaryDirectory() as base, ComfyServer(path, Path(base)) as server:
+            schemas = newer_core_schemas(server.url)
+        CORE_NEWER.write_text(json.dumps(schemas, indent=1, sort_keys=True) + "\n")
+        print(
+            f"wrote {len(schemas)} core schemas of ComfyUI {comfy_env.comfyui_version(path)} to {CORE_NEWER}"
+        )
+        return 0
+    if args.core:
         source = core_schema_path()
         if source is None:
             print(

@@ -2,8 +2,9 @@
 
 Core schemas come from `$FLUXKIT_OBJECT_INFO` or `../shared/comfyui/object_info.json` (a real ComfyUI 0.3.64's
 dump) when present, else from `core_schemas.json`, the interface-only subset of it for the nodes FluxKit's
-workflows use. FluxKit's own are dumped from a live ComfyUI into `fluxkit_object_info.json`. Both committed files
-are written by `python -m fluxkit_tools.dump_schemas` and kept equal to their sources by tests.
+workflows use; over them `core_schemas_newer.json`, the nodes only newer releases have (FLUX.2 [klein]).
+FluxKit's own are dumped from a live ComfyUI into `fluxkit_object_info.json`. The committed files are written by
+`python -m fluxkit_tools.dump_schemas` and kept equal to their sources by tests.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ FILE_INPUTS = MODEL_FILE_INPUTS | {
 }  # t5: or "none"
 FLUXKIT_SCHEMAS = HERE / "fluxkit_object_info.json"
 CORE_SUBSET = HERE / "core_schemas.json"
+# Core nodes that only newer ComfyUI has (FLUX.2 [klein]: Flux2Scheduler, EmptyFlux2LatentImage, CLIPLoader's type
+# flux2), dumped from a live ComfyUI ≥ 0.28 by `dump_schemas --core-newer` and read over the 0.3.64 schemas.
+CORE_NEWER = HERE / "core_schemas_newer.json"
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 
 
@@ -44,6 +48,7 @@ def load_schemas() -> dict[str, dict]:
     schemas: dict[str, dict] = {}
     core = core_schema_path()
     schemas.update(json.loads((core or CORE_SUBSET).read_text()))
+    schemas.update(json.loads(CORE_NEWER.read_text()))
     schemas.update(json.loads(FLUXKIT_SCHEMAS.read_text()))
     return schemas
 

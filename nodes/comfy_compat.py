@@ -107,6 +107,21 @@ def _unet_config(model) -> dict | None:
     return cfg if isinstance(cfg, dict) else None
 
 
+# Families ComfyUI detects that FluxKit's FLUX.1 nodes meet, and what to use for them instead.
+OTHER_FAMILIES = {
+    "flux2": ("FLUX.2 ([klein] or [dev]: 32 latent channels, a Qwen3 or Mistral text encoder)",
+              "for FLUX.2 use core's LoraLoaderModelOnly and Flux2Scheduler with FluxKit's crop and stitch (workflows "
+              "klein_edit_masked, klein_inpaint)"),
+    "chroma": ("Chroma (FLUX-derived, no CLIP vector)", "use core's nodes for Chroma"),
+}  # fmt: skip
+
+
+def model_family(model) -> str | None:
+    """ComfyUI's `image_model` for a MODEL patcher (or BaseModel), e.g. "flux", "flux2"; None when it has none."""
+    cfg = _unet_config(model) or {}
+    return cfg.get("image_model")
+
+
 def flux1_config(model, where: str) -> dict:
     """ComfyUI's unet_config of `model` (a MODEL patcher or a BaseModel) if it is FLUX.1, else a FluxKitError that
     names the node (`where`), the model and what was expected."""
@@ -116,6 +131,11 @@ def flux1_config(model, where: str) -> dict:
     if cfg is None:
         raise FluxKitError(f"{where}: the model is a {what} without ComfyUI's model config; expected FLUX.1")
     family = cfg.get("image_model")
+    if family in OTHER_FAMILIES:
+        name, instead = OTHER_FAMILIES[family]
+        raise FluxKitError(
+            f"{where}: the model is {name}, image_model {family!r}; expected FLUX.1: {instead}"
+        )
     for key, (expected, meaning) in FLUX1_UNET_CONFIG.items():
         if cfg.get(key) != expected:
             raise FluxKitError(

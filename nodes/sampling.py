@@ -19,9 +19,12 @@ from ..flux_core.schedules_flow import (
 )
 from . import comfy_types as t
 from .choices import Choice, Choices
+from .comfy_compat import OTHER_FAMILIES, model_family
 from .names import DMD2_SAMPLER, DMD2_SCHEDULER, TURBO_SCHEDULER, named_errors
 
 CATEGORY = "FluxKit/sampling"
+# Model families (ComfyUI's image_model) whose sigmas follow another rule than FLUX.1's shift, and what gives them.
+OWN_SCHEDULE = {"flux2": "core's Flux2Scheduler (FluxKit's klein workflows use it)"}
 TURBO_SHIFT = Choices(
     TURBO_SCHEDULER,
     "shift",
@@ -121,6 +124,12 @@ class FluxKitTurboScheduler(io.ComfyNode):
             ms = model.get_model_object("model_sampling")
             if not _is_flow(ms):
                 raise FluxKitError(f"{TURBO_SCHEDULER}: the model is not a flow-matching (FLUX) model")
+            family = model_family(model)
+            if family in OWN_SCHEDULE:  # FLUX.1's resolution shift would be the wrong schedule
+                raise FluxKitError(
+                    f"{TURBO_SCHEDULER}: the model is {OTHER_FAMILIES[family][0]}, which shifts its sigmas by its "
+                    f"own rule: use {OWN_SCHEDULE[family]}"
+                )
             if TURBO_SHIFT.resolve(shift) == "resolution":
                 sigmas = flux_sigmas(steps, flux_mu(image_tokens(width, height)))
             else:

@@ -36,9 +36,9 @@ def test_core_subset_matches_the_comfyui_dump():
 
 
 def test_core_subset_has_every_core_node_the_workflows_use():
-    from fluxkit_workflows.schemas import CORE_SUBSET
+    from fluxkit_workflows.schemas import CORE_NEWER, CORE_SUBSET
 
-    subset = json.loads(CORE_SUBSET.read_text())
+    subset = json.loads(CORE_SUBSET.read_text()) | json.loads(CORE_NEWER.read_text())
     used = {n["class_type"] for name in NAMES for n in _load("api", name).values()}
     assert {t for t in used if not t.startswith("FluxKit")} <= set(subset)
 
@@ -173,4 +173,22 @@ def test_crop_workflows_give_the_scheduler_the_crops_own_size(name):
     assert (
         api[size["inputs"]["image"][0]]["class_type"] == "FluxKitInpaintCrop"
         and size["inputs"]["image"][1] == 0
+    )
+
+
+@pytest.mark.comfyui
+def test_committed_newer_core_schemas_match_the_live_server(comfy_server):
+    """core_schemas_newer.json (FLUX.2 [klein]'s core nodes) is what a current ComfyUI answers; ComfyUI 0.3.64 has
+    no Flux2Scheduler, so there the file cannot be checked (its klein workflows cannot run there either)."""
+    import urllib.request
+
+    from fluxkit_tools.dump_schemas import NEWER_CORE_NODES, newer_core_schemas
+    from fluxkit_workflows.schemas import CORE_NEWER
+
+    with urllib.request.urlopen(f"{comfy_server.url}/object_info/{NEWER_CORE_NODES[-1]}", timeout=60) as r:
+        if not json.loads(r.read()):
+            pytest.skip(f"this ComfyUI has no {NEWER_CORE_NODES[-1]} (0.28+ has): nothing to compare with")
+    committed = json.loads(CORE_NEWER.read_text())
+    assert newer_core_schemas(comfy_server.url) == committed, (
+        "run `python -m fluxkit_tools.dump_schemas --core-newer`"
     )

@@ -9,6 +9,7 @@ from functools import partial
 from ..graph import Graph
 from .bfl import FillVariant, fill_turbo, kontext_edit_masked
 from .flux import InpaintVariant, dmd2_sdxl_4step, inpainting, t2i_turbo_8step
+from .klein import KleinVariant, klein
 from .qwen import QwenVariant, qwen2vl
 from .qwen_control import ControlVariant, qwen2vl_controlnet
 
@@ -33,4 +34,6 @@ WORKFLOWS: dict[str, Callable[[], Graph]] = {
     "fill_inpaint_turbo_8step": partial(fill_turbo, FillVariant()),
     "fill_outpaint_turbo_8step": partial(fill_turbo, FillVariant(outpaint=True)),
     "kontext_edit_masked": kontext_edit_masked,
+    "klein_edit_masked": partial(klein, KleinVariant()),
+    "klein_inpaint": partial(klein, KleinVariant(inpaint=True)),
 }

@@ -61,6 +61,9 @@ class NodeSpec:
     type: str
     inputs: dict = field(default_factory=dict)
     title: str | None = None
+    takes_model: bool = (
+        True  # a sigmas node that reads the model's sampling (FluxKit's); Flux2Scheduler does not
+    )
 
     def add(self, g: Graph, column: int, **links) -> NodeRef:
         return g.node(self.type, column, title=self.title, **self.inputs, **links)
@@ -97,7 +100,7 @@ def sampling_tail(
     SamplerCustomAdvanced on `latent` and the VAE decode in the next column."""
     noise = g.node("RandomNoise", column, noise_seed=SEED)
     sampler_ref = sampler.add(g, column)
-    sigmas_ref = sigmas.add(g, column, model=model)
+    sigmas_ref = sigmas.add(g, column, **({"model": model} if sigmas.takes_model else {}))
     setup = [noise, sampler_ref, sigmas_ref]
     sigmas_out = sigmas_ref[0]
     if denoise < 1.0:
