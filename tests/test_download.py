@@ -345,8 +345,7 @@ def test_manifest_covers_every_workflow_file():
     assert all((f.size_mb is None or f.size_mb > 0) and f.hf is not None for f in files.values())
     assert [n for n, f in files.items() if f.size_mb is None] == [
         "Qwen2vl-Flux-ControlNet.safetensors", "Depth-Anything-V2-Large-hf/config.json",
-        "Depth-Anything-V2-Large-hf/preprocessor_config.json", "flux-2-klein-4b-fp8.safetensors",
-        "flux-2-klein-9b.safetensors", "qwen_3_8b_fp8mixed.safetensors", "flux-2-klein-4B-outpaint-lora.safetensors",
+        "Depth-Anything-V2-Large-hf/preprocessor_config.json", "flux-2-klein-9b.safetensors", "qwen_3_8b_fp8mixed.safetensors", "flux-2-klein-4B-outpaint-lora.safetensors",
     ]  # fmt: skip  # no published size
     assert {
         model_files.KLEIN_4B,
