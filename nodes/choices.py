@@ -56,3 +56,12 @@ class Choices:
 
     def accepted(self) -> list[str]:
         return [v for c in self.rows for v in (c.id, *c.legacy)]
+
+
+def all_accepted(*checks: tuple[Choices, str | None]) -> bool | str:
+    """For a `validate_inputs` over several combos: True, or the first refusal's message."""
+    for table, value in checks:
+        ok = table.accepts(value)
+        if ok is not True:
+            return ok
+    return True

@@ -10,6 +10,7 @@ from ..flux_core.inpaint import stitch as stitching
 from ..flux_core.inpaint.crop import HOLE_FILLS, crop
 from ..flux_core.inpaint.mask import INVERTED_COVERAGE, as_batch, looks_inverted, prepare
 from . import comfy_types as t
+from .choices import all_accepted
 from .inpaint_inputs import (
     ALIGN,
     BLEND,
@@ -54,11 +55,7 @@ class FluxKitInpaintCrop(io.ComfyNode):
     def validate_inputs(
         cls, size_preset: str | None = None, regions: str | None = None, hole_fill: str | None = None
     ) -> bool | str:
-        for table, value in ((SIZE_PRESET, size_preset), (REGIONS, regions), (HOLE_FILL, hole_fill)):
-            ok = table.accepts(value)
-            if ok is not True:
-                return ok
-        return True
+        return all_accepted((SIZE_PRESET, size_preset), (REGIONS, regions), (HOLE_FILL, hole_fill))
 
     @classmethod
     def execute(
@@ -122,11 +119,7 @@ class FluxKitInpaintStitch(io.ComfyNode):
     def validate_inputs(
         cls, tone_fit: str | None = None, align: str | None = None, blend: str | None = None
     ) -> bool | str:
-        for table, value in ((TONE_FIT, tone_fit), (ALIGN, align), (BLEND, blend)):
-            ok = table.accepts(value)
-            if ok is not True:
-                return ok
-        return True
+        return all_accepted((TONE_FIT, tone_fit), (ALIGN, align), (BLEND, blend))
 
     @classmethod
     def execute(

@@ -18,7 +18,7 @@ from ..flux_core.schedules_flow import (
     snr_matched_flow_sigma,
 )
 from . import comfy_types as t
-from .choices import Choice, Choices
+from .choices import Choice, Choices, all_accepted
 from .comfy_compat import OTHER_FAMILIES, model_family
 from .names import DMD2_SAMPLER, DMD2_SCHEDULER, TURBO_SCHEDULER, named_errors
 
@@ -175,8 +175,7 @@ class FluxKitDMD2Scheduler(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, preset: str | None = None, flow_mapping: str | None = None) -> bool | str:
-        ok = DMD2_PRESET.accepts(preset)
-        return FLOW_MAPPING.accepts(flow_mapping) if ok is True else ok
+        return all_accepted((DMD2_PRESET, preset), (FLOW_MAPPING, flow_mapping))
 
     @classmethod
     def execute(cls, model, preset: str, custom_timesteps: str, flow_mapping: str) -> io.NodeOutput:
