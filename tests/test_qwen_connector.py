@@ -153,6 +153,8 @@ def test_instruction_after_the_image_cannot_change_image_states(tiny_qwen):
     assert not torch.allclose(a, c, atol=1e-3)  # but the image matters
 
 
+# the reference spells the budget as Qwen2VL-Flux does, which transformers 5.x deprecates (FluxKit itself does not)
+@pytest.mark.filterwarnings("ignore:Passing `min_pixels` and `max_pixels`:FutureWarning")
 def test_encode_equals_step_by_step_reference(tiny_qwen, tmp_path):
     """transformers forward → output of the final RMSNorm (captured by a hook) → image positions → Linear. The
     reference preprocesses as Qwen2VL-Flux does (min_pixels/max_pixels); FluxKit passes the same budget as `size`."""
