@@ -39,8 +39,8 @@ MODES = {
     "tone global": Options(tone="global", align="off", blend="linear"),
     "tone global + align": Options(tone="global", blend="linear"),
     "multiband only": Options(tone="off", align="off", blend="multiband"),
-    "default: global + align + multiband": Options(),
-    "smooth + align + multiband": Options(tone="smooth"),
+    "global + align + multiband": Options(tone="global"),
+    "default: smooth + align + multiband": Options(),
 }
 ORACLE, CAS = "oracle (exact inverse, 0.1 blend)", "CropAndStitch (defaults)"
 
@@ -159,8 +159,9 @@ def timing(repeats: int = 3) -> dict:
     crops, _, rec = crop(big, hole, b, 1024, feather_px=FEATHER)
     gen = world.Scene("t", 1.0, 1.5).simulate(crops)
     out = {"crop": list(rec.out_size), "box": [rec.boxes[0].w, rec.boxes[0].h]}
-    for name, opts in (("no correction, linear", MODES["0.1 stitch (no correction)"]), ("default", Options()),
-                       ("smooth + align + multiband", Options(tone="smooth"))):  # fmt: skip
+    for name, opts in (("no correction, linear", MODES["0.1 stitch (no correction)"]),
+                       ("default (smooth + align + multiband)", Options()),
+                       ("global + align + multiband", Options(tone="global"))):  # fmt: skip
         out[name] = _median_time(lambda o=opts: stitch(gen, rec, o), repeats)
     ctx = context_mask(rec, 0, rec.out_size, 16)
     orig = resize_image(cut(rec.original[0], rec.boxes[0]), rec.out_size)

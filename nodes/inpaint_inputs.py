@@ -45,9 +45,10 @@ TONE_FIT = Choices(
     INPAINT_STITCH,
     "tone_fit",
     (
+        Choice("smooth", "gain and offset that may vary smoothly over the crop (a shift stronger on one side, a "
+               "vignette); where the context shows no such variation it fits one gain and offset (as global) and "
+               "says so, and with too little context it falls back to global"),
         Choice("global", "one gain and offset per channel (linear light): the typical VAE shift"),
-        Choice("smooth", "gain and offset that vary smoothly over the crop (a shift stronger on one side, a "
-               "vignette); needs more context"),
     ),
 )  # fmt: skip
 ALIGN = Choices(

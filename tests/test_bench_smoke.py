@@ -34,7 +34,7 @@ def test_seam_bench_runs_and_its_numbers_mean_what_they_say():
         rows = r["table"][name]
         assert set(rows) == {*bench_seams.MODES, bench_seams.ORACLE}
         assert all(m["far_max_levels"] == 0 for m in rows.values())
-        plain, best = rows["0.1 stitch (no correction)"], rows["default: global + align + multiband"]
+        plain, best = rows["0.1 stitch (no correction)"], rows["default: smooth + align + multiband"]
         oracle = rows[bench_seams.ORACLE]
         assert (
             best["core"] <= 1.25 * oracle["core"] and best["core"] < 0.5 * plain["core"]

@@ -32,7 +32,7 @@ ASPECT_TOLERANCE = 0.02
 
 @dataclass(frozen=True)
 class Options:
-    tone: str = "global"  # "off", "global", "smooth"
+    tone: str = "smooth"  # "off", "global", "smooth" (smooth: global where the context shows no variation)
     align: str = "translation"  # "off", "translation"
     blend: str = "multiband"  # "linear", "multiband"
     guard_px: int = 16  # original-image pixels next to the hole left out of the fits
