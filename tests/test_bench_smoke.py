@@ -103,6 +103,35 @@ def test_gpu_run_script_runs_tiny_on_cpu(comfyui_path, thin_models, tmp_path):
     assert "FluxKit/core inpainting_turbo_8step|default" in done.stdout
 
 
+def test_gpu_run_fp8_ratio_compares_like_with_like_and_the_memory_goal_reads_the_fp8_controlnet():
+    """Core's ControlNetLoader has no weight dtype: the FluxKit/core fp8 pair keeps both ControlNets as loaded, and only
+    the `fluxkit_cn_fp8` run (read for the peak-memory goal, left out of the ratios) stores FluxKit's in fp8."""
+    from bench.gpu_run import RUNS, goals, prompt_for, ratios
+
+    def dtypes(variant: str) -> dict:
+        api = prompt_for("inpainting_turbo_8step", variant, "fp8_e4m3fn", 128, 2)
+        return {
+            n["class_type"]: n["inputs"].get("weight_dtype")
+            for n in api.values()
+            if "Loader" in n["class_type"]
+        }
+
+    assert dtypes("fluxkit")["UNETLoader"] == dtypes("core")["UNETLoader"] == "fp8_e4m3fn"
+    assert dtypes("fluxkit")["FluxKitInpaintControlNetLoader"] == "default"
+    assert dtypes("core")["ControlNetLoader"] is None  # core's loader: no such input
+    assert dtypes("fluxkit_cn_fp8")["FluxKitInpaintControlNetLoader"] == "fp8_e4m3fn"
+    assert ("inpainting_turbo_8step", "fluxkit_cn_fp8", "fp8_e4m3fn") in RUNS
+
+    def row(step: float, peak: float) -> dict:
+        return {"s_per_step": step, "s_per_prompt": 4 * step, "peak_alloc_gb": peak}
+
+    runs = {"inpainting_turbo_8step|fluxkit|fp8_e4m3fn": row(0.2, 19.0),
+            "inpainting_turbo_8step|core|fp8_e4m3fn": row(0.25, 19.5),
+            "inpainting_turbo_8step|fluxkit_cn_fp8|fp8_e4m3fn": row(0.3, 17.0)}  # fmt: skip
+    assert ratios(runs) == {"inpainting_turbo_8step|fp8_e4m3fn": {"per_step": 0.8, "per_prompt": 0.8}}
+    assert goals({"runs": runs})["peak_fp8_gb"] == 17.0
+
+
 def test_gpu_carry_folder_is_the_pruned_checkout_and_trimmed_stubbed_wheels(tmp_path):
     """bench.gpu_pack's pieces, offline: the ComfyUI copy leaves out tests and tokenizer vocabularies, a trimmed wheel
     loses only the named members (and their RECORD lines), a stub imports and answers any name."""
