@@ -39,6 +39,7 @@ MODES = {
     "tone global": Options(tone="global", align="off", blend="linear"),
     "tone global + align": Options(tone="global", blend="linear"),
     "multiband only": Options(tone="off", align="off", blend="multiband"),
+    "colour_match off (align + multiband)": Options(tone="off"),  # what 0.1's shipped workflows now get
     "global + align + multiband": Options(tone="global"),
     "default: smooth + align + multiband": Options(),
 }
