@@ -12,101 +12,10 @@ import urllib.request
 
 import aiohttp
 import pytest
-from aiohttp import web
+from proxy_standin import BEARER, MANY, TOKEN, basic, run_with_proxy
 from yarl import URL
 
-from fluxkit_comfy.server import free_port
 from fluxkit_tools import proxy
-
-TOKEN = "t0k3n-for-tests-0123456789"
-BEARER = {"Authorization": f"Bearer {TOKEN}"}
-MANY = 100  # the old client session's pool size: one more request than it held
-
-
-class Upstream:
-    """A stand-in ComfyUI: echoes what reached it; `/slow` and `/ws` hold until `release` is set."""
-
-    def __init__(self):
-        self.release = asyncio.Event()
-        self.holding = 0
-        self.seen = 0  # requests that reached this upstream
-        self.url = ""
-
-    @web.middleware
-    async def count(self, request, handler):
-        self.seen += 1
-        return await handler(request)
-
-    async def hello(self, request):
-        return web.json_response({
-            "raw_path": request.raw_path, "origin": request.headers.get("Origin"),
-            "auth": request.headers.get("Authorization"), "query": dict(request.query),
-            "cookie": request.headers.get("Cookie"),
-        })  # fmt: skip
-
-    async def echo(self, request):
-        return web.Response(body=await request.read())
-
-    async def slow(self, request):
-        self.holding += 1
-        await self.release.wait()
-        return web.Response(text="slow done")
-
-    async def stream(self, request):
-        gap, chunks = float(request.query["gap"]), int(request.query["chunks"])
-        response = web.StreamResponse()
-        await response.prepare(request)
-        for i in range(chunks):
-            await asyncio.sleep(gap)
-            await response.write(f"{i}\n".encode())
-        await response.write_eof()
-        return response
-
-    async def ws(self, request):
-        sock = web.WebSocketResponse()
-        await sock.prepare(request)
-        await sock.send_str("hello " + request.query.get("clientId", ""))
-        async for msg in sock:
-            await sock.send_str("echo " + msg.data)
-        return sock
-
-    def app(self) -> web.Application:
-        app = web.Application(middlewares=[self.count])
-        app.add_routes([
-            web.get("/hello", self.hello), web.get("/api/userdata/{file}", self.hello),
-            web.post("/echo", self.echo), web.get("/slow", self.slow), web.get("/stream", self.stream),
-            web.get("/ws", self.ws),
-        ])  # fmt: skip
-        return app
-
-
-async def serve(app: web.Application, port: int) -> web.AppRunner:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner
-
-
-def run_with_proxy(test, timeouts: proxy.Timeouts | None = None, upstream_up: bool = True):
-    """Run `await test(base_url, upstream)` with the stand-in upstream and the proxy in front of it."""
-
-    async def go():
-        up_port, px_port = free_port(), free_port()
-        upstream = Upstream()
-        upstream.url = f"http://127.0.0.1:{up_port}"
-        up = await serve(upstream.app(), up_port) if upstream_up else None
-        px = await proxy.start(
-            f"http://127.0.0.1:{up_port}", TOKEN, px_port, timeouts=timeouts or proxy.Timeouts()
-        )
-        try:
-            await asyncio.wait_for(test(f"http://127.0.0.1:{px_port}", upstream), timeout=60)
-        finally:
-            upstream.release.set()
-            await px.cleanup()
-            if up is not None:
-                await up.cleanup()
-
-    asyncio.run(go())
 
 
 def test_guards_http_and_websocket():
@@ -142,11 +51,6 @@ def test_guards_http_and_websocket():
             assert body["auth"] is None
 
     run_with_proxy(test)
-
-
-def basic(user: str, password: str) -> dict[str, str]:
-    """An `Authorization: Basic` header, as clients build it from `user:password`."""
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 
 
 def test_basic_auth_with_the_token_as_password_for_http_and_websocket():
@@ -309,94 +213,3 @@ def test_comfyui_down_is_a_502_with_one_line():
 def test_short_token_refused():
     with pytest.raises(ValueError, match="too short"):
         proxy.make_app("http://127.0.0.1:1", "abc")
-
-
-def test_cross_site_requests_are_refused_before_anything_is_forwarded():
-    """Valid credentials do not make a request from another site welcome: Origin foreign or null, or Sec-Fetch-Site
-    cross-site / same-site, is 403 for HTTP and websockets, and reaches nothing; the tunnel's own origin (by Host
-    and X-Forwarded-Proto, or added by the launcher when cloudflared rewrites Host), loopback's and scripts without
-    an Origin pass."""
-    origins = proxy.Origins()
-    origins.add("https://mine.trycloudflare.com")
-
-    async def test(base, upstream):
-        creds = [BEARER, basic("fluxkit", TOKEN)]
-        async with aiohttp.ClientSession() as s:
-            for auth in creds:
-                for extra in ({"Origin": "https://evil.example"}, {"Origin": "null"}, {"Sec-Fetch-Site": "cross-site"},
-                              {"Sec-Fetch-Site": "same-site"}, {"Origin": "http://mine.trycloudflare.com"},
-                              {"Origin": base.replace("127.0.0.1", "localhost")}):  # fmt: skip
-                    r = await s.post(f"{base}/echo", data=b"x", headers={**auth, **extra})
-                    assert r.status == 403 and "cross-site" in await r.text(), extra
-                    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
-                        await s.ws_connect(f"{base}/ws", headers={**auth, **extra})
-                    assert refused.value.status == 403
-            assert upstream.seen == 0
-            fine = [{"Origin": base}, {"Origin": base + "/"}, {"Sec-Fetch-Site": "same-origin", "Origin": base},
-                    {"Sec-Fetch-Site": "none"}, {},
-                    {"Origin": "https://x.trycloudflare.com", "Host": "x.trycloudflare.com", "X-Forwarded-Proto": "https"},
-                    {"Origin": "https://mine.trycloudflare.com"}, {"Origin": "https://MINE.trycloudflare.com:443"}]  # fmt: skip
-            for extra in fine:
-                assert (await s.post(f"{base}/echo", data=b"x", headers={**BEARER, **extra})).status == 200, (
-                    extra
-                )
-            async with s.ws_connect(
-                f"{base}/ws?clientId=o", headers={**BEARER, "Origin": "https://mine.trycloudflare.com"}
-            ) as w:
-                assert await w.receive_str() == "hello o"
-            assert upstream.seen == len(fine) + 1
-
-    async def run():
-        up_port, px_port = free_port(), free_port()
-        upstream = Upstream()
-        up = await serve(upstream.app(), up_port)
-        px = await proxy.start(f"http://127.0.0.1:{up_port}", TOKEN, px_port, origins=origins)
-        try:
-            await asyncio.wait_for(test(f"http://127.0.0.1:{px_port}", upstream), timeout=60)
-        finally:
-            await px.cleanup()
-            await up.cleanup()
-
-    asyncio.run(run())
-
-
-def test_a_token_link_clicked_on_another_site_still_opens_comfyui():
-    """The notebook's printed link is a navigation from another site: the token proves it, the proxy answers it
-    itself (cookie + a page that moves on from this origin, so the Strict cookie goes with the next request)."""
-
-    async def test(base, upstream):
-        async with aiohttp.ClientSession() as s:
-            r = await s.get(
-                f"{base}/?token={TOKEN}&x=1", headers={"Sec-Fetch-Site": "cross-site"}, allow_redirects=False
-            )
-            page = await r.text()
-            assert r.status == 200 and 'http-equiv="refresh" content="0;url=/?x=1"' in page
-            assert "SameSite=Strict" in r.headers["Set-Cookie"] and TOKEN not in page
-            r = await s.get(f"{base}/?token=wrong", headers={"Sec-Fetch-Site": "cross-site"})
-            assert r.status == 403
-            assert upstream.seen == 0
-
-    run_with_proxy(test)
-
-
-def raw_request(port: int, header: bytes) -> int:
-    """The status of a GET /hello whose extra header line is `header` (raw bytes, which aiohttp's client would not
-    send), read off the wire."""
-    import socket
-
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(
-            b"GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\n" + header + b"\r\nConnection: close\r\n\r\n"
-        )
-        return int(sock.recv(64).split()[1])
-
-
-def test_credentials_that_are_not_utf8_are_401_not_500():
-    async def test(base, upstream):
-        port = URL(base).port
-        for header in (b"Cookie: fluxkit_token=\xff\xfe", b"Authorization: Bearer \xff\xfeabc",
-                       b"Authorization: Basic \xff\xfe==", b"Authorization: Basic " + base64.b64encode(b"u:\xff")):  # fmt: skip
-            assert await asyncio.to_thread(raw_request, port, header) == 401, header
-        assert upstream.seen == 0
-
-    run_with_proxy(test)
