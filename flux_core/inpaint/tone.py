@@ -173,7 +173,8 @@ def fit(gen: torch.Tensor, orig: torch.Tensor, context: torch.Tensor, model: str
         notes.append(f"only {n} context px: a smooth field needs {SMOOTH_MIN_PIXELS}, fitted global")
         model = "global"
     o, g = o_small[ctx].double(), g_small[ctx].double()  # [n, 3]
-    fits = {m: _irls(basis(coords(h, f), coords(w, f), m)[ctx].double(), o, g) for m in ("global", model)}
+    phis = {m: basis(coords(h, f), coords(w, f), m)[ctx].double() for m in ("global", model)}  # [n, K] each
+    fits = {m: _irls(phi, o, g) for m, phi in phis.items()}
     inliers = fits["global"][2] > 0  # [n, 3] judged on the same pixels: those the global fit did not reject
     err = {m: (r.abs() * inliers).sum().item() for m, (_, r, _) in fits.items()}
     err["identity"] = ((g - o).abs() * inliers).sum().item()
@@ -185,8 +186,7 @@ def fit(gen: torch.Tensor, orig: torch.Tensor, context: torch.Tensor, model: str
     if model == "identity":
         one = torch.ones(2, 3)
         return ToneFit("global", torch.ones(1, 3), torch.zeros(1, 3), one, one * 0, n, tuple(notes))
-    phi = basis(coords(h, f), coords(w, f), model)[ctx].double()  # [n, K]
-    coef = fits[model][0]
+    phi, coef = phis[model], fits[model][0]
     k = phi.shape[1]
     gain, offset = coef[:k].clone(), coef[k:].clone()
     gain[0] += 1.0
